@@ -1,0 +1,79 @@
+/* control.h - control.shm: the instance's own shared memory beside LMDB.
+ *
+ * Layout (all offsets from the start of the file):
+ *   header   struct shmc__control_header, its magic written last
+ *   counters counter_shards shards of SHMC__COUNTERS_PER_SHARD 64-bit
+ *            counters, each shard on cache lines of its own
+ * Later sections (lock table, recency array) are added after the counters
+ * and announced by offsets in the header, with a new layout version. */
+#ifndef SHMC_CONTROL_H
+#define SHMC_CONTROL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "path.h"
+
+#define SHMC__CONTROL_NAME "control.shm"
+#define SHMC__CONTROL_MAGIC 0x314c5443434d4853ull /* "SHMCCTL1" */
+#define SHMC__LAYOUT_VERSION 1u
+#define SHMC__COUNTER_SHARDS 64u
+#define SHMC__COUNTERS_PER_SHARD 16u /* one shard: two cache lines */
+
+struct shmc__control_header {
+    _Atomic uint64_t magic; /* SHMC__CONTROL_MAGIC once initialised */
+    uint32_t layout_version;
+    uint32_t header_size;
+    uint32_t mutex_size;  /* sizeof(pthread_mutex_t) of the creator */
+    uint32_t counter_shards;
+    uint32_t counters_per_shard;
+    uint32_t max_readers; /* creation option */
+    uint64_t file_size;
+    uint64_t counters_offset;
+    uint64_t map_size;    /* creation option */
+    uint64_t created_at_ms;
+    /* Next entry version. Seeded from the clock at creation so that a
+     * control.shm made anew (after being removed) never hands out a version
+     * an entry still carries: it would take a million writes a millisecond
+     * to catch up with the clock. */
+    _Atomic uint64_t next_version;
+};
+
+struct shmc__control {
+    int fd;
+    size_t size;
+    struct shmc__control_header *hdr;
+    _Atomic uint64_t *counters; /* counter_shards * counters_per_shard */
+};
+
+struct shmc__control_config {
+    uint64_t map_size;
+    unsigned max_readers;
+};
+
+/* Open dirfd's control.shm, creating and initialising it if absent (or left
+ * half-made by a creator that died). On success the file is flock()ed
+ * exclusively: the caller opens LMDB, then calls shmc__control_unlock, so
+ * that opens and closes of the instance never interleave. Returns 0,
+ * SHMC_EVERSION, SHMC_ECORRUPT, SHMC_EUNSAFE, -errno. */
+int shmc__control_open(struct shmc__control *ctl, int dirfd,
+                       const char *dirpath, const struct shmc__access *a,
+                       const struct shmc__control_config *cfg);
+
+int shmc__control_lock(struct shmc__control *ctl);
+void shmc__control_unlock(struct shmc__control *ctl);
+
+/* Unmap and close. */
+void shmc__control_close(struct shmc__control *ctl);
+
+/* The counters of shard i. */
+static inline _Atomic uint64_t *shmc__control_shard(struct shmc__control *ctl,
+                                                    unsigned i)
+{
+    return ctl->counters +
+           (size_t)(i % ctl->hdr->counter_shards) *
+               ctl->hdr->counters_per_shard;
+}
+
+#endif

@@ -1,0 +1,106 @@
+/* handle.c - shmc_open, shmc_close, and what a handle reports about its
+ * instance. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "instance.h"
+#include "record.h"
+#include "stats.h"
+
+/* Below this the map cannot hold LMDB's own pages and a few entries. */
+#define MIN_MAP_SIZE (1u << 20)
+
+int shmc_open(shmc_cache **out, const char *path, const shmc_opts *opts)
+{
+    shmc__clear_error();
+    if (!out)
+        return shmc__fail(SHMC_EINVAL, "shmc_open: out is NULL");
+    shmc_cache *c = calloc(1, sizeof *c);
+    if (!c)
+        return shmc__fail(-ENOMEM, "no memory for a handle");
+    if (opts)
+        c->opts = *opts;
+    int rc = 0;
+    if (c->opts.map_size && c->opts.map_size < MIN_MAP_SIZE)
+        rc = shmc__fail(SHMC_EINVAL, "map_size %llu is below the minimum %u",
+                        (unsigned long long)c->opts.map_size, MIN_MAP_SIZE);
+    c->path = strdup(path ? path : SHMC_DEFAULT_PATH);
+    c->group = c->opts.group ? strdup(c->opts.group) : NULL;
+    c->opts.group = c->group;
+    if (rc == 0 && (!c->path || (c->opts.group && !c->group)))
+        rc = shmc__fail(-ENOMEM, "no memory for a handle");
+    if (rc == 0)
+        rc = shmc__instance_attach(c);
+    if (rc) {
+        free(c->path);
+        free(c->group);
+        free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+void shmc_close(shmc_cache *c)
+{
+    if (!c)
+        return;
+    shmc__instance_detach(c);
+    free(c->path);
+    free(c->group);
+    free(c);
+}
+
+void shmc_free(void *p)
+{
+    free(p);
+}
+
+int shmc_stats_get(shmc_cache *c, shmc_stats *out)
+{
+    struct shmc__instance *inst;
+    if (!c || !out)
+        return shmc__fail(SHMC_EINVAL, "shmc_stats_get: NULL argument");
+    int rc = shmc__instance_get(c, &inst);
+    if (rc)
+        return rc;
+    uint64_t sum[SHMC__C_COUNT] = {0};
+    for (unsigned s = 0; s < inst->ctl.hdr->counter_shards; s++) {
+        _Atomic uint64_t *shard = shmc__control_shard(&inst->ctl, s);
+        for (int i = 0; i < SHMC__C_COUNT; i++)
+            sum[i] += atomic_load_explicit(&shard[i], memory_order_relaxed);
+    }
+    *out = (shmc_stats){
+        .hits = sum[SHMC__C_HITS],
+        .stale_hits = sum[SHMC__C_STALE_HITS],
+        .misses = sum[SHMC__C_MISSES],
+        .expired = sum[SHMC__C_EXPIRED],
+        .sets = sum[SHMC__C_SETS],
+        .deletes = sum[SHMC__C_DELETES],
+    };
+    return 0;
+}
+
+int shmc_info_get(shmc_cache *c, shmc_info *out)
+{
+    struct shmc__instance *inst;
+    struct shmc__store_usage u;
+    if (!c || !out)
+        return shmc__fail(SHMC_EINVAL, "shmc_info_get: NULL argument");
+    int rc = shmc__instance_get(c, &inst);
+    if (rc == 0)
+        rc = shmc__store_usage(inst->store, &u);
+    if (rc)
+        return rc;
+    *out = (shmc_info){
+        .layout_version = inst->ctl.hdr->layout_version,
+        .map_size = u.map_size,
+        .map_used = u.map_used,
+        .entries = u.entries,
+        .max_readers = u.max_readers,
+        .readers_used = u.readers_used,
+    };
+    return 0;
+}

@@ -1,0 +1,29 @@
+/* keys.c - choose how a user's key is stored (see keys.h). */
+#include "keys.h"
+
+#include <openssl/sha.h>
+
+#include "errors.h"
+#include "shmcache.h"
+
+int shmc__key_make(struct shmc__key *k, const void *key, size_t klen,
+                   size_t max_direct)
+{
+    if (!key || klen == 0 || klen > SHMC_MAX_KEY_LEN)
+        return shmc__fail(SHMC_EKEYLEN, "key length %zu (allowed: 1 to %u)",
+                          klen, SHMC_MAX_KEY_LEN);
+    k->full = key;
+    k->full_len = klen;
+    if (klen <= max_direct) {
+        k->table = SHMC__T_ENTRIES;
+        k->stored = key;
+        k->stored_len = klen;
+        return 0;
+    }
+    if (!SHA256(key, klen, k->digest))
+        return shmc__fail(SHMC_EINTERNAL, "SHA-256 of a long key failed");
+    k->table = SHMC__T_HASHED;
+    k->stored = k->digest;
+    k->stored_len = sizeof k->digest;
+    return 0;
+}

@@ -1,0 +1,41 @@
+/* keys.h - where a user's key is stored: as itself, or under its digest. */
+#ifndef SHMC_KEYS_H
+#define SHMC_KEYS_H
+
+#include <stddef.h>
+
+#include "store.h"
+
+#define SHMC__DIGEST_LEN 32u
+/* The longest key stored as itself: LMDB's default key limit. An LMDB
+ * built with a larger limit must not change which table a key goes to. */
+#define SHMC__MAX_DIRECT_KEY 511u
+
+/* A key as the store sees it. Keys that fit LMDB's key limit are stored as
+ * themselves in the entries table. Longer ones are stored in the hashed
+ * table under their SHA-256; their record carries the full key, which every
+ * read compares, so a digest collision can only ever be a miss. The two
+ * tables keep a short key that happens to equal some digest from ever
+ * meeting a long key's record. */
+struct shmc__key {
+    enum shmc__table table;
+    const void *stored;     /* what LMDB is given */
+    size_t stored_len;
+    const void *full;       /* the user's key */
+    size_t full_len;
+    unsigned char digest[SHMC__DIGEST_LEN];
+};
+
+/* Fill k for the user's key. k->stored may point to k->digest or to key, so
+ * k and key must outlive its use. Returns 0, SHMC_EKEYLEN, or SHMC_EINTERNAL
+ * when the digest cannot be computed. */
+int shmc__key_make(struct shmc__key *k, const void *key, size_t klen,
+                   size_t max_direct);
+
+/* Whether k is stored under its digest, so its record carries the full key. */
+static inline int shmc__key_hashed(const struct shmc__key *k)
+{
+    return k->table == SHMC__T_HASHED;
+}
+
+#endif

@@ -1,0 +1,229 @@
+/* path.c - open an instance directory safely (see path.h).
+ *
+ * /dev/shm is writable by every user, so the path to an instance may have
+ * been prepared by someone else: a symlink to their own directory (to read
+ * what we store) or a directory of theirs (to feed us entries). Each
+ * component is opened relative to the descriptor of its parent with
+ * O_NOFOLLOW and checked with fstat on that descriptor, so there is no
+ * window between the check and the use. */
+#include "path.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "shmcache.h"
+
+/* Parents created on the way: others may pass through, not write. */
+#define PARENT_MODE 0755
+
+int shmc__access_from_group(struct shmc__access *a, const char *group)
+{
+    a->has_group = 0;
+    a->gid = (gid_t)-1;
+    if (!group)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(group, &end, 10);
+    if (*group && *end == '\0' && errno == 0 && n < (gid_t)-1) {
+        a->gid = (gid_t)n;
+    } else {
+        struct group gr, *found = NULL;
+        char buf[4096];
+        int rc = getgrnam_r(group, &gr, buf, sizeof buf, &found);
+        if (rc || !found)
+            return shmc__fail(SHMC_EINVAL, "group '%s': no such group",
+                              group);
+        a->gid = found->gr_gid;
+    }
+    a->has_group = 1;
+    return 0;
+}
+
+mode_t shmc__dir_mode(const struct shmc__access *a)
+{
+    return a->has_group ? 0770 : 0700;
+}
+
+mode_t shmc__file_mode(const struct shmc__access *a)
+{
+    return a->has_group ? 0660 : 0600;
+}
+
+int shmc__path_set_access(int fd, const char *name,
+                          const struct shmc__access *a, mode_t mode)
+{
+    if (a->has_group && fchown(fd, (uid_t)-1, a->gid) < 0)
+        return shmc__fail(-errno, "%s: cannot give it group %u: %s", name,
+                          (unsigned)a->gid, strerror(errno));
+    if (fchmod(fd, mode) < 0)
+        return shmc__fail(-errno, "%s: chmod: %s", name, strerror(errno));
+    return 0;
+}
+
+static int check_owned(const struct stat *st, const char *name,
+                       const struct shmc__access *a, int want_dir)
+{
+    uid_t me = geteuid();
+    if (want_dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode))
+        return shmc__fail(SHMC_EUNSAFE, "%s: not a %s", name,
+                          want_dir ? "directory" : "regular file");
+    if (me != 0 && st->st_uid != me)
+        return shmc__fail(SHMC_EUNSAFE, "%s: owned by uid %u, not by uid %u",
+                          name, (unsigned)st->st_uid, (unsigned)me);
+    if (st->st_mode & S_IWOTH)
+        return shmc__fail(SHMC_EUNSAFE, "%s: writable by others (mode %04o)",
+                          name, (unsigned)(st->st_mode & 07777));
+    if ((st->st_mode & S_IWGRP) && !(a->has_group && st->st_gid == a->gid))
+        return shmc__fail(SHMC_EUNSAFE,
+                          "%s: writable by group %u, which was not configured "
+                          "(mode %04o)",
+                          name, (unsigned)st->st_gid,
+                          (unsigned)(st->st_mode & 07777));
+    return 0;
+}
+
+/* A directory above the instance: only root or the caller could have put
+ * it there, and if others may write in it, the sticky bit keeps them from
+ * replacing what is ours (as in /tmp and /dev/shm). */
+static int check_parent(int fd, const char *name)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return shmc__fail(-errno, "%s: %s", name, strerror(errno));
+    if (st.st_uid != 0 && st.st_uid != geteuid())
+        return shmc__fail(SHMC_EUNSAFE, "%s: owned by uid %u", name,
+                          (unsigned)st.st_uid);
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+        return shmc__fail(SHMC_EUNSAFE,
+                          "%s: writable by others without the sticky bit "
+                          "(mode %04o)",
+                          name, (unsigned)(st.st_mode & 07777));
+    return 0;
+}
+
+/* Open one component below parent, creating it with mode if absent.
+ * *created says whether this call made it. */
+static int open_component(int parent, const char *comp, const char *shown,
+                          mode_t mode, int *fd, int *created)
+{
+    *created = 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        *fd = openat(parent, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                       O_CLOEXEC);
+        if (*fd >= 0)
+            return 0;
+        int err = errno;
+        if (err == ELOOP || err == ENOTDIR) {
+            struct stat st;
+            if (fstatat(parent, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISLNK(st.st_mode))
+                return shmc__fail(SHMC_EUNSAFE,
+                                  "%s: a symbolic link (never followed)",
+                                  shown);
+            return shmc__fail(SHMC_EUNSAFE, "%s: not a directory", shown);
+        }
+        if (err != ENOENT)
+            return shmc__fail(-err, "%s: %s", shown, strerror(err));
+        if (mkdirat(parent, comp, mode) == 0)
+            *created = 1;
+        else if (errno != EEXIST) /* another process made it: open it */
+            return shmc__fail(-errno, "%s: cannot create: %s", shown,
+                              strerror(errno));
+    }
+    return shmc__fail(-ENOENT, "%s: vanished while being opened", shown);
+}
+
+int shmc__path_open(const char *path, const struct shmc__access *a,
+                    int *dirfd)
+{
+    size_t len = path ? strlen(path) : 0;
+    if (len == 0 || len >= PATH_MAX)
+        return shmc__fail(SHMC_EINVAL, "instance path empty or too long");
+    char shown[PATH_MAX];
+    char *copy = strdup(path);
+    if (!copy)
+        return shmc__fail(-ENOMEM, "no memory");
+    while (len > 1 && copy[len - 1] == '/')
+        copy[--len] = '\0';
+
+    int fd = open(path[0] == '/' ? "/" : ".",
+                  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = fd < 0 ? shmc__fail(-errno, "%s: %s", path, strerror(errno)) : 0;
+    char *save = NULL;
+    char *comp = strtok_r(copy, "/", &save);
+    if (rc == 0 && !comp)
+        rc = shmc__fail(SHMC_EINVAL, "%s: not an instance directory", path);
+    while (rc == 0 && comp) {
+        char *next = strtok_r(NULL, "/", &save);
+        int last = next == NULL;
+        /* shown: the path up to this component, for messages. */
+        snprintf(shown, sizeof shown, "%.*s",
+                 (int)(comp - copy + strlen(comp)), path);
+        if (strcmp(comp, "..") == 0) {
+            rc = shmc__fail(SHMC_EINVAL, "%s: '..' is not accepted", path);
+            break;
+        }
+        if (strcmp(comp, ".") == 0 && !last) {
+            comp = next;
+            continue;
+        }
+        int child, created;
+        rc = open_component(fd, comp, shown,
+                            last ? shmc__dir_mode(a) : PARENT_MODE, &child,
+                            &created);
+        if (rc)
+            break;
+        close(fd);
+        fd = child;
+        if (last && created)
+            rc = shmc__path_set_access(fd, shown, a, shmc__dir_mode(a));
+        if (rc == 0 && last) {
+            struct stat st;
+            rc = fstat(fd, &st) < 0 ? shmc__fail(-errno, "%s: %s", shown,
+                                                 strerror(errno))
+                                    : check_owned(&st, shown, a, 1);
+        } else if (rc == 0) {
+            rc = check_parent(fd, shown);
+        }
+        comp = next;
+    }
+    free(copy);
+    if (rc) {
+        if (fd >= 0)
+            close(fd);
+        return rc;
+    }
+    *dirfd = fd;
+    return 0;
+}
+
+int shmc__path_check_file(int fd, const char *name,
+                          const struct shmc__access *a)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return shmc__fail(-errno, "%s: %s", name, strerror(errno));
+    return check_owned(&st, name, a, 0);
+}
+
+int shmc__path_check_entry(int dirfd, const char *name, const char *shown,
+                           const struct shmc__access *a)
+{
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT
+                   ? 0
+                   : shmc__fail(-errno, "%s: %s", shown, strerror(errno));
+    if (S_ISLNK(st.st_mode))
+        return shmc__fail(SHMC_EUNSAFE, "%s: a symbolic link", shown);
+    return check_owned(&st, shown, a, 0);
+}

@@ -1,0 +1,410 @@
+/*
+ * shmcache.h - one shared, consistent cache in memory for every worker of a
+ * pre-fork server.
+ *
+ * This header is the manual. Every call says what it takes, what it returns,
+ * who owns what and for how long, and what to watch out for.
+ *
+ * OVERVIEW
+ *
+ * An instance is a directory, by default /dev/shm/shmcache/default (tmpfs:
+ * memory, not disk). It holds an LMDB environment (data.mdb, lock.mdb) with
+ * the entries, and control.shm, a small mapped file with the shared counters.
+ * Every process that opens the same directory sees the same entries: a write
+ * or delete committed by one worker is seen by every other worker on its next
+ * read. Readers take no lock; writers are serialised by LMDB.
+ *
+ * TIME
+ *
+ * Every entry has three points in time, in milliseconds of the wall clock
+ * (CLOCK_REALTIME, so that hosts agree):
+ *   stored-at    when it was written;
+ *   fresh-until  until then a read is a hit;
+ *   expires-at   between fresh-until and expires-at the entry is "stale":
+ *                only a caller that asks for stale data (SHMC_GET_STALE)
+ *                gets it; after expires-at it is gone for every reader,
+ *                whether or not it has been removed from memory yet.
+ * A TTL of 0 means "never expires".
+ *
+ * ERRORS
+ *
+ * Every call that can fail returns an int: 0 on success, a negative SHMC_E*
+ * code below, or a negative errno value (-ENOMEM, -EACCES, ...) for a failed
+ * system call. A few calls return a positive value for a success that carries
+ * a note (SHMC_STALE). shmc_strerror() and shmc_err_name() describe any
+ * return value and never return NULL. shmc_last_error() gives the details of
+ * the last failure in the calling thread (which path, which field).
+ *
+ * FORK
+ *
+ * A handle opened before fork() works in the child without any call from the
+ * user: on its first use in the child it notices the fork and opens the
+ * instance again for the new process. It never calls into the parent's LMDB
+ * state, and it does not close the descriptors inherited from the parent
+ * (closing them would release file locks LMDB depends on): a child therefore
+ * keeps about three extra descriptors and the parent's address-space
+ * reservation for the map until it exits or calls exec (the descriptors are
+ * close-on-exec). The parent's handle goes on working. Opening after fork()
+ * works as well. Do not fork while another thread is inside a shmcache call.
+ *
+ * THREADS
+ *
+ * A handle may be used by many threads at once. Each thread keeps one LMDB
+ * read slot per instance, released when the thread exits. shmc_close() must
+ * not race with other calls on the same handle.
+ *
+ * KEYS AND VALUES
+ *
+ * A key is 1 to SHMC_MAX_KEY_LEN bytes of any content. Keys longer than
+ * LMDB's key limit (511 bytes) are stored under their SHA-256 digest with the
+ * full key kept in the entry and compared on every read, so two long keys
+ * with one digest can never return each other's value. A value is 0 bytes or
+ * more; one record (value plus a small header and, for long keys, the key)
+ * may take at most half the map (SHMC_ETOOBIG beyond that).
+ */
+#ifndef SHMCACHE_H
+#define SHMCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(SHMC_BUILDING_LIBRARY)
+#define SHMC_EXPORT __attribute__((visibility("default")))
+#else
+#define SHMC_EXPORT
+#endif
+
+#define SHMC_VERSION_MAJOR 0
+#define SHMC_VERSION_MINOR 1
+#define SHMC_VERSION_PATCH 0
+#define SHMC_VERSION_STRING "0.1.0"
+
+/** Where shmc_open() puts the instance when path is NULL. */
+#define SHMC_DEFAULT_PATH "/dev/shm/shmcache/default"
+/** Default map size: the most memory the entries may take (bytes). */
+#define SHMC_DEFAULT_MAP_SIZE (256u * 1024 * 1024)
+/** Default number of LMDB reader slots (LMDB's own default is 126). */
+#define SHMC_DEFAULT_MAX_READERS 1024u
+/** The longest key accepted. */
+#define SHMC_MAX_KEY_LEN 65535u
+
+/**
+ * Error codes. The list is also the table behind shmc_strerror() and
+ * shmc_err_name(): XX(name, value, message).
+ */
+#define SHMC_ERRNO_MAP(XX)                                                    \
+    XX(ENOTFOUND, -1001, "key not found")                                     \
+    XX(EBUFSMALL, -1002, "buffer too small for the value")                   \
+    XX(EINVAL, -1003, "invalid argument")                                     \
+    XX(EKEYLEN, -1004, "key empty or longer than SHMC_MAX_KEY_LEN")          \
+    XX(ETOOBIG, -1005, "value larger than the cache can hold")               \
+    XX(EFULL, -1006, "cache full")                                            \
+    XX(EVERSION, -1007, "instance made by an incompatible shmcache version") \
+    XX(ECORRUPT, -1008, "instance file corrupt or not a shmcache file")      \
+    XX(EUNSAFE, -1009,                                                        \
+       "instance path unsafe: symlink, foreign owner or writable by others") \
+    XX(EEXIST, -1010, "key already present")                                  \
+    XX(ECONFLICT, -1011, "entry changed since the version given")            \
+    XX(EREADERS, -1012, "no free reader slot (raise max_readers)")           \
+    XX(EINTERNAL, -1013, "unexpected error inside the storage engine")
+
+enum shmc_errno {
+#define SHMC_XX_ENUM(name, value, msg) SHMC_##name = (value),
+    SHMC_ERRNO_MAP(SHMC_XX_ENUM)
+#undef SHMC_XX_ENUM
+};
+
+/** Positive return of a read asked with SHMC_GET_STALE: the value is stale. */
+#define SHMC_STALE 1
+
+/**
+ * Describe a return value: 0, a SHMC_E* code, a negative errno value, or
+ * SHMC_STALE. Never NULL; the string is static.
+ */
+SHMC_EXPORT const char *shmc_strerror(int err);
+
+/**
+ * The symbolic name of a return value ("SHMC_ENOTFOUND", "ENOMEM", "OK").
+ * Never NULL; the string is static.
+ */
+SHMC_EXPORT const char *shmc_err_name(int err);
+
+/**
+ * Details of the last failure in the calling thread, for a log line: which
+ * path, which owner, which version. Valid until the thread's next shmcache
+ * call. Never NULL (an empty string when there is nothing to add).
+ */
+SHMC_EXPORT const char *shmc_last_error(void);
+
+/* ------------------------------------------------------------------------ */
+/* Opening and closing                                                       */
+
+typedef struct shmc_cache shmc_cache;
+
+/**
+ * Options of shmc_open(). A zeroed struct means "all defaults". Fields marked
+ * "creation" are fixed when the instance is created; later opens use the
+ * instance's own values and ignore them.
+ */
+typedef struct shmc_opts {
+    /** creation: map size in bytes, 0 for SHMC_DEFAULT_MAP_SIZE. Rounded up
+     *  to the page size. Must fit the file system (tmpfs size). */
+    uint64_t map_size;
+    /** creation: LMDB reader slots, 0 for SHMC_DEFAULT_MAX_READERS. Every
+     *  process needs one per thread that reads. */
+    unsigned max_readers;
+    /** Group that may share the instance, by name or number; NULL for none.
+     *  With a group, directories are created 0770 and files 0660 and owned
+     *  by that group; without, 0700 and 0600. An existing instance whose
+     *  files are group-writable is refused unless a group is given. */
+    const char *group;
+} shmc_opts;
+
+/**
+ * Open the instance at path (NULL: SHMC_DEFAULT_PATH), creating it and any
+ * missing parent directories if absent. Safe when many processes open the
+ * same new instance at the same instant: creation is serialised.
+ *
+ * Path safety: no component of path may be a symbolic link; every directory
+ * on the path must be owned by root or the caller and, if writable by group
+ * or others, have the sticky bit (like /tmp and /dev/shm); the instance
+ * directory and its files must be owned by the caller (root may open any)
+ * and not writable by others. A violation is SHMC_EUNSAFE with the path and
+ * the reason in shmc_last_error().
+ *
+ * @param out   receives the handle; untouched on failure.
+ * @param path  instance directory, or NULL.
+ * @param opts  options, or NULL for defaults. Not kept after the call.
+ * @return 0, or SHMC_EUNSAFE, SHMC_EVERSION (the instance was made by an
+ *         incompatible layout), SHMC_ECORRUPT (control.shm or the LMDB files
+ *         are damaged or foreign), SHMC_EINVAL (bad option, or a map size the
+ *         file system cannot hold), -errno (e.g. -EACCES, -ENOMEM, -EMFILE).
+ *
+ * Two opens of one directory in one process share one LMDB environment
+ * underneath (LMDB forbids opening it twice). Each handle must be closed.
+ */
+SHMC_EXPORT int shmc_open(shmc_cache **out, const char *path,
+                          const shmc_opts *opts);
+
+/**
+ * Close a handle. The environment underneath is closed with its last handle
+ * in this process; the instance and its entries stay for other processes.
+ * c may be NULL. No other thread may use c during or after the call.
+ */
+SHMC_EXPORT void shmc_close(shmc_cache *c);
+
+/* ------------------------------------------------------------------------ */
+/* Reading                                                                   */
+
+/** Read flag: also return a stale entry (fresh-until passed, expires-at
+ *  not yet); the call then returns SHMC_STALE instead of 0. */
+#define SHMC_GET_STALE 0x1u
+
+/** An entry's metadata, filled by the read calls when asked for. */
+typedef struct shmc_meta {
+    uint64_t version;        /**< changes on every write of the key */
+    uint64_t stored_at_ms;   /**< wall clock, ms since the epoch */
+    uint64_t fresh_until_ms; /**< UINT64_MAX: never goes stale */
+    uint64_t expires_at_ms;  /**< UINT64_MAX: never expires */
+    uint32_t value_len;      /**< length of the value in bytes */
+} shmc_meta;
+
+/**
+ * Copy a value into the caller's buffer.
+ *
+ * @param buf   destination, capacity *len bytes (may be NULL if *len is 0).
+ * @param len   in: capacity of buf; out: length of the value (also when
+ *              SHMC_EBUFSMALL, so the caller can retry with that size).
+ * @param meta  receives the entry's metadata, or NULL.
+ * @param flags 0 or SHMC_GET_STALE.
+ * @return 0 (fresh), SHMC_STALE (stale, only with SHMC_GET_STALE),
+ *         SHMC_ENOTFOUND (absent, expired, or stale without the flag),
+ *         SHMC_EBUFSMALL (nothing copied; *len set), SHMC_EKEYLEN,
+ *         SHMC_EINVAL, SHMC_ECORRUPT, SHMC_EREADERS.
+ *
+ * Makes no system call and no allocation once the thread has read from this
+ * instance before.
+ */
+SHMC_EXPORT int shmc_get(shmc_cache *c, const void *key, size_t klen,
+                         void *buf, size_t *len, shmc_meta *meta,
+                         unsigned flags);
+
+/**
+ * Copy a value into memory that the caller owns and releases with
+ * shmc_free(). On success *val holds *len bytes followed by a NUL byte that
+ * is not counted (so a text value can be used as a C string). Returns as
+ * shmc_get(), plus -ENOMEM; *val is NULL on failure.
+ */
+SHMC_EXPORT int shmc_get_alloc(shmc_cache *c, const void *key, size_t klen,
+                               void **val, size_t *len, shmc_meta *meta,
+                               unsigned flags);
+
+/** Release memory returned by shmc_get_alloc(). p may be NULL. */
+SHMC_EXPORT void shmc_free(void *p);
+
+/**
+ * Callback of shmc_get_view(): val points into the shared map and is valid
+ * only until the callback returns. It must not be written to. The callback
+ * may call other shmcache functions. Its return value becomes the return
+ * value of shmc_get_view(); return 0 (or any value >= 0) on success.
+ */
+typedef int (*shmc_view_fn)(const void *val, size_t len,
+                            const shmc_meta *meta, void *arg);
+
+/**
+ * Zero-copy read: call fn with the value in place, inside the read
+ * transaction. Keep fn short: while it runs, the pages it sees cannot be
+ * reused by writers. Returns fn's result, or an error as shmc_get() (fn is
+ * not called then). A stale entry is passed only with SHMC_GET_STALE, and
+ * then fn's result is returned as is (check meta->fresh_until_ms).
+ */
+SHMC_EXPORT int shmc_get_view(shmc_cache *c, const void *key, size_t klen,
+                              unsigned flags, shmc_view_fn fn, void *arg);
+
+/* ------------------------------------------------------------------------ */
+/* Writing                                                                   */
+
+/** Set flag: store only if no live (fresh or stale) entry holds the key. */
+#define SHMC_SET_ADD 0x1u
+
+/**
+ * How shmc_set_ex() stores an entry. A zeroed struct stores with no expiry.
+ */
+typedef struct shmc_set_opts {
+    /** Time to live in ms: fresh until now + ttl_ms. 0: never stale. */
+    uint64_t ttl_ms;
+    /** Stale window in ms after fresh-until: expires at fresh-until +
+     *  stale_ms. 0: expires when it goes stale. */
+    uint64_t stale_ms;
+    /** Absolute fresh-until in ms since the epoch; when non-zero it is used
+     *  instead of ttl_ms (for "end of day" expiries the caller computes). */
+    uint64_t fresh_until_ms;
+    /** Compare-and-set: when non-zero, store only if the live entry's version
+     *  is this one (SHMC_ECONFLICT otherwise, also when absent). */
+    uint64_t if_version;
+    /** 0 or SHMC_SET_ADD. */
+    unsigned flags;
+} shmc_set_opts;
+
+/**
+ * Store a value: the general form behind shmc_set(), shmc_set_at() and
+ * shmc_add(). The value is copied into the cache.
+ *
+ * @param opts     how to store it, or NULL (no expiry).
+ * @param version  receives the new entry's version, or NULL.
+ * @return 0, SHMC_EEXIST (SHMC_SET_ADD and a live entry exists),
+ *         SHMC_ECONFLICT (if_version did not match), SHMC_EKEYLEN,
+ *         SHMC_ETOOBIG (the record would exceed half the map),
+ *         SHMC_EFULL (no room left), SHMC_EINVAL.
+ */
+SHMC_EXPORT int shmc_set_ex(shmc_cache *c, const void *key, size_t klen,
+                            const void *val, size_t vlen,
+                            const shmc_set_opts *opts, uint64_t *version);
+
+/** Store with a TTL in ms (0: no expiry). Returns as shmc_set_ex(). */
+SHMC_EXPORT int shmc_set(shmc_cache *c, const void *key, size_t klen,
+                         const void *val, size_t vlen, uint64_t ttl_ms);
+
+/** Store until an absolute time (ms since the epoch; 0: no expiry). */
+SHMC_EXPORT int shmc_set_at(shmc_cache *c, const void *key, size_t klen,
+                            const void *val, size_t vlen,
+                            uint64_t expires_at_ms);
+
+/** Store only if absent: SHMC_EEXIST when a live entry holds the key. */
+SHMC_EXPORT int shmc_add(shmc_cache *c, const void *key, size_t klen,
+                         const void *val, size_t vlen, uint64_t ttl_ms);
+
+/**
+ * Give a live entry a new TTL (0: no expiry), keeping its value and its
+ * stale window. The version changes. Returns 0, SHMC_ENOTFOUND (absent or
+ * expired), SHMC_EKEYLEN, SHMC_EFULL.
+ */
+SHMC_EXPORT int shmc_touch(shmc_cache *c, const void *key, size_t klen,
+                           uint64_t ttl_ms);
+
+/**
+ * Delete a key. Every process's next read misses. Returns 0, SHMC_ENOTFOUND
+ * (nothing live was there; an expired entry is removed all the same),
+ * SHMC_EKEYLEN.
+ */
+SHMC_EXPORT int shmc_del(shmc_cache *c, const void *key, size_t klen);
+
+/** One key and value of a batch. val/vlen are ignored by shmc_mdel(). */
+typedef struct shmc_item {
+    const void *key;
+    size_t klen;
+    const void *val;
+    size_t vlen;
+} shmc_item;
+
+/**
+ * Store n entries in one transaction: all or none. Other processes see
+ * either none of them or all. opts applies to each (SHMC_SET_ADD and
+ * if_version are not accepted here: SHMC_EINVAL). Returns as shmc_set_ex();
+ * on error nothing was stored.
+ */
+SHMC_EXPORT int shmc_mset(shmc_cache *c, const shmc_item *items, size_t n,
+                          const shmc_set_opts *opts);
+
+/**
+ * Delete n keys in one transaction. *deleted (may be NULL) receives how many
+ * live entries went. Returns 0 (also when none was present), SHMC_EKEYLEN
+ * (nothing deleted), SHMC_EINVAL.
+ */
+SHMC_EXPORT int shmc_mdel(shmc_cache *c, const shmc_item *items, size_t n,
+                          size_t *deleted);
+
+/**
+ * Delete every key that starts with prefix (1 byte or more). Works in
+ * batches of bounded size, so that other writers are not held up: a key
+ * written with the prefix while the call runs may or may not be deleted.
+ * *deleted (may be NULL) receives how many entries went. Long keys (stored
+ * under their digest) are found by their full key.
+ */
+SHMC_EXPORT int shmc_del_prefix(shmc_cache *c, const void *prefix,
+                                size_t plen, size_t *deleted);
+
+/** Delete every entry. Counters and locks are not touched. */
+SHMC_EXPORT int shmc_clear(shmc_cache *c);
+
+/* ------------------------------------------------------------------------ */
+/* Statistics and information                                               */
+
+/** Counters summed over every process that used the instance. */
+typedef struct shmc_stats {
+    uint64_t hits;        /**< reads that returned a fresh value */
+    uint64_t stale_hits;  /**< reads that returned a stale value */
+    uint64_t misses;      /**< reads that found nothing usable */
+    uint64_t expired;     /**< misses because the entry had expired */
+    uint64_t sets;        /**< entries stored */
+    uint64_t deletes;     /**< live entries deleted */
+} shmc_stats;
+
+/** Sum the shared counters. Lock-free; never blocks a worker. */
+SHMC_EXPORT int shmc_stats_get(shmc_cache *c, shmc_stats *out);
+
+/** What the instance is and how full. */
+typedef struct shmc_info {
+    uint32_t layout_version; /**< of control.shm and the record format */
+    uint64_t map_size;       /**< bytes */
+    uint64_t map_used;       /**< bytes of the map in use */
+    uint64_t entries;        /**< records stored, expired ones included */
+    unsigned max_readers;
+    unsigned readers_used;   /**< reader slots in use, dead ones included */
+} shmc_info;
+
+/** Fill *out. Returns 0, or an error as shmc_get(). */
+SHMC_EXPORT int shmc_info_get(shmc_cache *c, shmc_info *out);
+
+/** The wall clock as shmcache reads it: ms since the epoch. */
+SHMC_EXPORT uint64_t shmc_now_ms(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHMCACHE_H */

@@ -1,0 +1,435 @@
+/* write.c - every call that changes entries.
+ *
+ * Each call is one LMDB write transaction (del_prefix: a series of small
+ * ones) ended by commit_write(), the one place every committed change passes
+ * through: what must follow each write (counters now; later the per-slot
+ * version stamp that lets a per-process cache trust its copy) goes there. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "entry.h"
+#include "errors.h"
+#include "instance.h"
+#include "keys.h"
+#include "record.h"
+#include "stats.h"
+
+/* Records visited per transaction by del_prefix: keeps the writer lock
+ * short for other processes. */
+#define PREFIX_BATCH 1024
+
+struct expiry {
+    uint64_t fresh_until, expires_at;
+};
+
+static struct expiry expiry_from(const shmc_set_opts *o, uint64_t now)
+{
+    struct expiry e;
+    if (o->fresh_until_ms)
+        e.fresh_until = o->fresh_until_ms;
+    else
+        e.fresh_until = o->ttl_ms ? shmc__add_ms(now, o->ttl_ms) : UINT64_MAX;
+    e.expires_at = shmc__add_ms(e.fresh_until, o->stale_ms);
+    return e;
+}
+
+static int begin_write(shmc_cache *c, struct shmc__instance **inst,
+                       struct shmc__txn *t)
+{
+    if (!c)
+        return shmc__fail(SHMC_EINVAL, "NULL handle");
+    int rc = shmc__instance_get(c, inst);
+    return rc ? rc : shmc__write_begin((*inst)->store, t);
+}
+
+static int commit_write(struct shmc__instance *inst, struct shmc__txn *t,
+                        uint64_t sets, uint64_t deletes)
+{
+    int rc = shmc__write_commit(t);
+    if (rc)
+        return rc;
+    if (sets)
+        shmc__count(inst->shard, SHMC__C_SETS, sets);
+    if (deletes)
+        shmc__count(inst->shard, SHMC__C_DELETES, deletes);
+    return 0;
+}
+
+/* Write a record for k with a new version. */
+static int put_entry(struct shmc__instance *inst, struct shmc__txn *t,
+                     const struct shmc__key *k, const void *val, size_t vlen,
+                     uint64_t now, struct expiry e, uint64_t *version)
+{
+    if (vlen > UINT32_MAX || vlen > inst->max_record)
+        return shmc__fail(SHMC_ETOOBIG,
+                          "value of %zu bytes; a record may take at most %llu",
+                          vlen, (unsigned long long)inst->max_record);
+    int hashed = shmc__key_hashed(k);
+    struct shmc__record r = {
+        .stored_at = now,
+        .fresh_until = e.fresh_until,
+        .expires_at = e.expires_at,
+        .version = atomic_fetch_add(&inst->ctl.hdr->next_version, 1),
+        .key = hashed ? k->full : NULL,
+        .key_len = hashed ? (uint32_t)k->full_len : 0,
+        .value = val,
+        .value_len = (uint32_t)vlen,
+    };
+    size_t size = shmc__record_size(&r);
+    if (size > inst->max_record)
+        return shmc__fail(SHMC_ETOOBIG,
+                          "record of %zu bytes; at most %llu (half the map)",
+                          size, (unsigned long long)inst->max_record);
+    void *dst;
+    int rc = shmc__put(t, k->table, k->stored, k->stored_len, size, &dst);
+    if (rc)
+        return rc;
+    shmc__record_encode(dst, &r);
+    if (version)
+        *version = r.version;
+    return 0;
+}
+
+/* The live (fresh or stale) record of k: 0, or SHMC_ENOTFOUND when absent,
+ * expired or unreadable (a writer may replace those). */
+static int find_live(struct shmc__txn *t, const struct shmc__key *k,
+                     uint64_t now, struct shmc__record *r)
+{
+    int rc = shmc__entry_find(t, k, r);
+    if (rc == SHMC_ECORRUPT ||
+        (rc == 0 && shmc__record_freshness(r, now) == SHMC__EXPIRED))
+        rc = SHMC_ENOTFOUND;
+    return rc;
+}
+
+int shmc_set_ex(shmc_cache *c, const void *key, size_t klen, const void *val,
+                size_t vlen, const shmc_set_opts *opts, uint64_t *version)
+{
+    static const shmc_set_opts none;
+    const shmc_set_opts *o = opts ? opts : &none;
+    struct shmc__instance *inst;
+    struct shmc__key k;
+    struct shmc__txn t;
+    struct shmc__record old;
+    if (o->flags & ~SHMC_SET_ADD)
+        return shmc__fail(SHMC_EINVAL, "set: unknown flags %#x", o->flags);
+    if (!val && vlen)
+        return shmc__fail(SHMC_EINVAL, "set: NULL value of length %zu", vlen);
+    int rc = begin_write(c, &inst, &t);
+    if (rc)
+        return rc;
+    uint64_t now = shmc__now_ms();
+    rc = shmc__key_make(&k, key, klen, inst->max_direct_key);
+    if (rc == 0 && ((o->flags & SHMC_SET_ADD) || o->if_version)) {
+        int live = find_live(&t, &k, now, &old);
+        if (live != 0 && live != SHMC_ENOTFOUND)
+            rc = live;
+        else if ((o->flags & SHMC_SET_ADD) && live == 0)
+            rc = shmc__fail(SHMC_EEXIST, "add: the key is present");
+        else if (o->if_version && (live != 0 || old.version != o->if_version))
+            rc = shmc__fail(SHMC_ECONFLICT, "set: version %llu expected",
+                            (unsigned long long)o->if_version);
+    }
+    if (rc == 0)
+        rc = put_entry(inst, &t, &k, val, vlen, now, expiry_from(o, now),
+                       version);
+    if (rc) {
+        shmc__write_abort(&t);
+        return rc;
+    }
+    return commit_write(inst, &t, 1, 0);
+}
+
+int shmc_set(shmc_cache *c, const void *key, size_t klen, const void *val,
+             size_t vlen, uint64_t ttl_ms)
+{
+    shmc_set_opts o = {.ttl_ms = ttl_ms};
+    return shmc_set_ex(c, key, klen, val, vlen, &o, NULL);
+}
+
+int shmc_set_at(shmc_cache *c, const void *key, size_t klen, const void *val,
+                size_t vlen, uint64_t expires_at_ms)
+{
+    shmc_set_opts o = {.fresh_until_ms = expires_at_ms};
+    return shmc_set_ex(c, key, klen, val, vlen, &o, NULL);
+}
+
+int shmc_add(shmc_cache *c, const void *key, size_t klen, const void *val,
+             size_t vlen, uint64_t ttl_ms)
+{
+    shmc_set_opts o = {.ttl_ms = ttl_ms, .flags = SHMC_SET_ADD};
+    return shmc_set_ex(c, key, klen, val, vlen, &o, NULL);
+}
+
+int shmc_touch(shmc_cache *c, const void *key, size_t klen, uint64_t ttl_ms)
+{
+    struct shmc__instance *inst;
+    struct shmc__key k;
+    struct shmc__txn t;
+    struct shmc__record old;
+    int rc = begin_write(c, &inst, &t);
+    if (rc)
+        return rc;
+    uint64_t now = shmc__now_ms();
+    rc = shmc__key_make(&k, key, klen, inst->max_direct_key);
+    if (rc == 0)
+        rc = find_live(&t, &k, now, &old);
+    void *copy = NULL;
+    if (rc == 0) {
+        /* The old value lives in a page the new record may overwrite. */
+        copy = malloc(old.value_len ? old.value_len : 1);
+        if (!copy)
+            rc = shmc__fail(-ENOMEM, "touch: no memory");
+    }
+    if (rc == 0) {
+        memcpy(copy, old.value, old.value_len);
+        shmc_set_opts o = {.ttl_ms = ttl_ms,
+                           .stale_ms = old.expires_at - old.fresh_until};
+        rc = put_entry(inst, &t, &k, copy, old.value_len, now,
+                       expiry_from(&o, now), NULL);
+    }
+    free(copy);
+    if (rc) {
+        shmc__write_abort(&t);
+        return rc;
+    }
+    return commit_write(inst, &t, 0, 0);
+}
+
+/* Delete k's record in t: 0 if it was live, SHMC_ENOTFOUND if there was
+ * nothing live (an expired or unreadable record of k goes all the same). */
+static int delete_entry(struct shmc__txn *t, const struct shmc__key *k,
+                        uint64_t now)
+{
+    struct shmc__record r;
+    int rc = shmc__entry_find(t, k, &r);
+    if (rc != 0 && rc != SHMC_ECORRUPT)
+        return rc;
+    int was_live = rc == 0 && shmc__record_freshness(&r, now) !=
+                                  SHMC__EXPIRED;
+    rc = shmc__del(t, k->table, k->stored, k->stored_len);
+    if (rc)
+        return rc;
+    return was_live ? 0 : SHMC_ENOTFOUND;
+}
+
+int shmc_del(shmc_cache *c, const void *key, size_t klen)
+{
+    struct shmc__instance *inst;
+    struct shmc__key k;
+    struct shmc__txn t;
+    int rc = begin_write(c, &inst, &t);
+    if (rc)
+        return rc;
+    rc = shmc__key_make(&k, key, klen, inst->max_direct_key);
+    if (rc == 0)
+        rc = delete_entry(&t, &k, shmc__now_ms());
+    if (rc != 0 && rc != SHMC_ENOTFOUND) {
+        shmc__write_abort(&t);
+        return rc;
+    }
+    /* Commit even when nothing live went: an expired record may have. */
+    int crc = commit_write(inst, &t, 0, rc == 0);
+    return crc ? crc : rc;
+}
+
+int shmc_mset(shmc_cache *c, const shmc_item *items, size_t n,
+              const shmc_set_opts *opts)
+{
+    static const shmc_set_opts none;
+    const shmc_set_opts *o = opts ? opts : &none;
+    struct shmc__instance *inst;
+    struct shmc__txn t;
+    if ((!items && n) || o->flags || o->if_version)
+        return shmc__fail(SHMC_EINVAL,
+                          "mset: NULL items, or add/compare-and-set asked");
+    int rc = begin_write(c, &inst, &t);
+    if (rc)
+        return rc;
+    uint64_t now = shmc__now_ms();
+    struct expiry e = expiry_from(o, now);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct shmc__key k;
+        if (!items[i].val && items[i].vlen)
+            rc = shmc__fail(SHMC_EINVAL, "mset: item %zu has a NULL value",
+                            i);
+        else
+            rc = shmc__key_make(&k, items[i].key, items[i].klen,
+                                inst->max_direct_key);
+        if (rc == 0)
+            rc = put_entry(inst, &t, &k, items[i].val, items[i].vlen, now, e,
+                           NULL);
+    }
+    if (rc) {
+        shmc__write_abort(&t);
+        return rc;
+    }
+    return commit_write(inst, &t, n, 0);
+}
+
+int shmc_mdel(shmc_cache *c, const shmc_item *items, size_t n,
+              size_t *deleted)
+{
+    struct shmc__instance *inst;
+    struct shmc__txn t;
+    size_t count = 0;
+    if (!items && n)
+        return shmc__fail(SHMC_EINVAL, "mdel: NULL items");
+    int rc = begin_write(c, &inst, &t);
+    if (rc)
+        return rc;
+    uint64_t now = shmc__now_ms();
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct shmc__key k;
+        rc = shmc__key_make(&k, items[i].key, items[i].klen,
+                            inst->max_direct_key);
+        if (rc == 0)
+            rc = delete_entry(&t, &k, now);
+        if (rc == 0)
+            count++;
+        else if (rc == SHMC_ENOTFOUND)
+            rc = 0;
+    }
+    if (rc == 0)
+        rc = commit_write(inst, &t, 0, count);
+    else
+        shmc__write_abort(&t);
+    if (deleted)
+        *deleted = rc == 0 ? count : 0;
+    return rc;
+}
+
+/* ---- delete by prefix ----------------------------------------------- */
+
+struct prefix_scan {
+    enum shmc__table table;
+    const void *prefix;
+    size_t plen;
+    /* Where the next batch starts: the first stored key >= pos. */
+    unsigned char pos[SHMC__MAX_DIRECT_KEY];
+    size_t pos_len;
+    int done;
+    size_t deleted;
+};
+
+static int has_prefix(const void *p, size_t len, const struct prefix_scan *s)
+{
+    return len >= s->plen && memcmp(p, s->prefix, s->plen) == 0;
+}
+
+/* One transaction's worth of a prefix scan. The entries table is ordered by
+ * the user's key, so the scan starts at the prefix and stops after it; the
+ * hashed table is ordered by digest, so every record's full key is looked
+ * at. */
+static int prefix_batch(struct shmc__txn *t, struct prefix_scan *s,
+                        uint64_t now, size_t *deleted)
+{
+    struct shmc__cursor *cur;
+    struct shmc__bytes k, v;
+    int rc = shmc__cursor_open(t, s->table, &cur);
+    if (rc)
+        return rc;
+    rc = shmc__cursor_seek(cur, s->pos, s->pos_len, &k, &v);
+    for (int visited = 0; rc == 0 && visited < PREFIX_BATCH; visited++) {
+        struct shmc__record r;
+        int decoded = shmc__record_decode(v.data, v.len, &r) == 0;
+        const void *user_key = NULL;
+        size_t user_len = 0;
+        if (s->table == SHMC__T_ENTRIES) {
+            if (!has_prefix(k.data, k.len, s)) {
+                s->done = 1;
+                break;
+            }
+            user_key = k.data;
+            user_len = k.len;
+        } else if (decoded) {
+            user_key = r.key;
+            user_len = r.key_len;
+        }
+        memcpy(s->pos, k.data, k.len);
+        s->pos_len = k.len;
+        if (user_key && has_prefix(user_key, user_len, s)) {
+            if (decoded &&
+                shmc__record_freshness(&r, now) != SHMC__EXPIRED)
+                (*deleted)++;
+            rc = shmc__cursor_del(cur);
+            /* The cursor now stands past the deleted key: seek there. */
+            if (rc == 0)
+                rc = shmc__cursor_seek(cur, s->pos, s->pos_len, &k, &v);
+        } else {
+            rc = shmc__cursor_next(cur, &k, &v);
+        }
+    }
+    shmc__cursor_close(cur);
+    if (rc == SHMC_ENOTFOUND) {
+        s->done = 1;
+        rc = 0;
+    }
+    return rc;
+}
+
+int shmc_del_prefix(shmc_cache *c, const void *prefix, size_t plen,
+                    size_t *deleted)
+{
+    struct shmc__instance *inst;
+    size_t total = 0;
+    if (!c || !prefix || plen == 0 || plen > SHMC_MAX_KEY_LEN)
+        return shmc__fail(SHMC_EINVAL,
+                          "del_prefix: a prefix of 1 to %u bytes is needed",
+                          SHMC_MAX_KEY_LEN);
+    int rc = shmc__instance_get(c, &inst);
+    struct prefix_scan *s = calloc(1, sizeof *s);
+    if (rc == 0 && !s)
+        rc = shmc__fail(-ENOMEM, "del_prefix: no memory");
+    for (int tb = SHMC__T_ENTRIES; tb <= SHMC__T_HASHED && rc == 0; tb++) {
+        s->table = (enum shmc__table)tb;
+        s->prefix = prefix;
+        s->plen = plen;
+        s->done = 0;
+        s->pos_len = 0;
+        if (tb == SHMC__T_ENTRIES) {
+            /* A prefix longer than any direct key can only match long keys. */
+            if (plen > inst->max_direct_key)
+                continue;
+            memcpy(s->pos, prefix, plen);
+            s->pos_len = plen;
+        }
+        while (rc == 0 && !s->done) {
+            struct shmc__txn t;
+            size_t batch = 0;
+            rc = shmc__write_begin(inst->store, &t);
+            if (rc)
+                break;
+            rc = prefix_batch(&t, s, shmc__now_ms(), &batch);
+            if (rc) {
+                shmc__write_abort(&t);
+                break;
+            }
+            rc = commit_write(inst, &t, 0, batch);
+            if (rc == 0)
+                total += batch;
+        }
+    }
+    free(s);
+    if (deleted)
+        *deleted = total;
+    return rc;
+}
+
+int shmc_clear(shmc_cache *c)
+{
+    struct shmc__instance *inst;
+    struct shmc__txn t;
+    int rc = begin_write(c, &inst, &t);
+    if (rc)
+        return rc;
+    for (int tb = SHMC__T_ENTRIES; tb <= SHMC__T_HASHED && rc == 0; tb++)
+        rc = shmc__empty(&t, (enum shmc__table)tb, NULL);
+    if (rc) {
+        shmc__write_abort(&t);
+        return rc;
+    }
+    return commit_write(inst, &t, 0, 0);
+}
