@@ -134,9 +134,10 @@ SHMC_EXPORT const char *shmc_strerror(int err);
 SHMC_EXPORT const char *shmc_err_name(int err);
 
 /**
- * Details of the last failure in the calling thread, for a log line: which
- * path, which owner, which version. Valid until the thread's next shmcache
- * call. Never NULL (an empty string when there is nothing to add).
+ * Details of the most recent failure in the calling thread, for a log line:
+ * which path, which owner, which version. Read it right after the call that
+ * failed: successful calls do not clear it, and the next failure replaces
+ * it. Never NULL (an empty string when there is nothing to add).
  */
 SHMC_EXPORT const char *shmc_last_error(void);
 
