@@ -21,6 +21,7 @@
 
 #include "clock.h"
 #include "errors.h"
+#include "record.h"
 #include "shmcache.h"
 
 #define CACHE_LINE 64u
@@ -75,7 +76,6 @@ static int initialise(struct shmc__control *ctl, const char *dirpath,
     h->counters_offset = counters_offset;
     h->map_size = cfg->map_size;
     h->created_at_ms = shmc__now_ms();
-    atomic_store(&h->next_version, h->created_at_ms << 20);
     atomic_store_explicit(&h->magic, SHMC__CONTROL_MAGIC,
                           memory_order_release);
     ctl->hdr = h;
@@ -169,6 +169,18 @@ int shmc__control_open(struct shmc__control *ctl, int dirfd,
     ctl->counters = (_Atomic uint64_t *)((char *)ctl->hdr +
                                          ctl->hdr->counters_offset);
     return 0;
+}
+
+uint64_t shmc__control_next_version(struct shmc__control *ctl,
+                                    uint64_t now_ms)
+{
+    uint64_t last = atomic_load(&ctl->hdr->last_version), next;
+    do {
+        uint64_t clock = now_ms << SHMC__VERSION_SHIFT;
+        next = clock > last ? clock : last + 1;
+    } while (!atomic_compare_exchange_weak(&ctl->hdr->last_version, &last,
+                                           next));
+    return next;
 }
 
 void shmc__control_close(struct shmc__control *ctl)

@@ -33,11 +33,8 @@ struct shmc__control_header {
     uint64_t counters_offset;
     uint64_t map_size;    /* creation option */
     uint64_t created_at_ms;
-    /* Next entry version. Seeded from the clock at creation so that a
-     * control.shm made anew (after being removed) never hands out a version
-     * an entry still carries: it would take a million writes a millisecond
-     * to catch up with the clock. */
-    _Atomic uint64_t next_version;
+    /* The last entry version handed out (see shmc__version_time). */
+    _Atomic uint64_t last_version;
 };
 
 struct shmc__control {
@@ -66,6 +63,13 @@ void shmc__control_unlock(struct shmc__control *ctl);
 
 /* Unmap and close. */
 void shmc__control_close(struct shmc__control *ctl);
+
+/* A new entry version: above every version handed out before, and above
+ * the clock's now_ms << SHMC__VERSION_SHIFT. Because versions follow the
+ * clock, a control.shm made anew (after being removed) does not hand out a
+ * version an entry still carries. */
+uint64_t shmc__control_next_version(struct shmc__control *ctl,
+                                    uint64_t now_ms);
 
 /* The counters of shard i. */
 static inline _Atomic uint64_t *shmc__control_shard(struct shmc__control *ctl,

@@ -2,6 +2,7 @@
  * per-thread detail of the last failure. */
 #include "errors.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,7 +24,7 @@ const char *shmc_strerror(int err)
         SHMC_ERRNO_MAP(SHMC_XX_MSG)
 #undef SHMC_XX_MSG
     }
-    if (err < 0) {
+    if (err < 0 && err != INT_MIN) {
         /* strerrordesc_np is thread-safe and never formats into a shared
          * buffer, unlike strerror. */
         const char *desc = strerrordesc_np(-err);
@@ -46,7 +47,7 @@ const char *shmc_err_name(int err)
         SHMC_ERRNO_MAP(SHMC_XX_NAME)
 #undef SHMC_XX_NAME
     }
-    if (err < 0) {
+    if (err < 0 && err != INT_MIN) {
         const char *name = strerrorname_np(-err);
         if (name)
             return name;

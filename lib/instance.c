@@ -57,10 +57,16 @@ static void register_atfork(void)
 
 /* The map must fit the file system it lives on, or writes to it would
  * raise SIGBUS instead of failing (tmpfs is sized to half the RAM by
- * default). */
-static int check_map_fits(int dirfd, const char *path, uint64_t map_size)
+ * default). Checked before an instance is made, so that a refused open
+ * leaves nothing behind; an existing instance keeps the map it was made
+ * with. */
+static int check_new_map_fits(int dirfd, const char *path, uint64_t map_size)
 {
+    struct stat st;
     struct statvfs fs;
+    if (fstatat(dirfd, SHMC__CONTROL_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        st.st_size > 0)
+        return 0;
     if (fstatvfs(dirfd, &fs) < 0)
         return shmc__fail(-errno, "%s: statvfs: %s", path, strerror(errno));
     uint64_t total = (uint64_t)fs.f_blocks * fs.f_frsize;
@@ -120,7 +126,7 @@ static int instance_open(struct shmc__instance *inst, int dirfd,
     long page = sysconf(_SC_PAGESIZE);
     ccfg.map_size = (ccfg.map_size + (uint64_t)page - 1) / (uint64_t)page *
                     (uint64_t)page;
-    int rc = check_map_fits(dirfd, c->path, ccfg.map_size);
+    int rc = check_new_map_fits(dirfd, c->path, ccfg.map_size);
     if (rc)
         return rc;
     rc = shmc__control_open(&inst->ctl, dirfd, c->path, a, &ccfg);

@@ -6,6 +6,9 @@
 #include "errors.h"
 #include "shmcache.h"
 
+_Static_assert(SHMC_MAX_KEY_LEN <= UINT16_MAX,
+               "a record stores the full key's length in 16 bits");
+
 int shmc__key_make(struct shmc__key *k, const void *key, size_t klen,
                    size_t max_direct)
 {

@@ -61,6 +61,12 @@ mode_t shmc__file_mode(const struct shmc__access *a)
 int shmc__path_set_access(int fd, const char *name,
                           const struct shmc__access *a, mode_t mode)
 {
+    struct stat st;
+    /* Already right: nothing to change (and a group member other than the
+     * owner could not change it). */
+    if (fstat(fd, &st) == 0 && (st.st_mode & 07777) == mode &&
+        (!a->has_group || st.st_gid == a->gid))
+        return 0;
     if (a->has_group && fchown(fd, (uid_t)-1, a->gid) < 0)
         return shmc__fail(-errno, "%s: cannot give it group %u: %s", name,
                           (unsigned)a->gid, strerror(errno));
@@ -76,7 +82,9 @@ static int check_owned(const struct stat *st, const char *name,
     if (want_dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode))
         return shmc__fail(SHMC_EUNSAFE, "%s: not a %s", name,
                           want_dir ? "directory" : "regular file");
-    if (me != 0 && st->st_uid != me)
+    /* Only root and members of the group can give a file that group. */
+    int group_shared = a->has_group && st->st_gid == a->gid;
+    if (me != 0 && st->st_uid != me && !group_shared)
         return shmc__fail(SHMC_EUNSAFE, "%s: owned by uid %u, not by uid %u",
                           name, (unsigned)st->st_uid, (unsigned)me);
     if (st->st_mode & S_IWOTH)
@@ -142,12 +150,24 @@ static int open_component(int parent, const char *comp, const char *shown,
     return shmc__fail(-ENOENT, "%s: vanished while being opened", shown);
 }
 
+/* Whether path has a '..' component. */
+static int has_dotdot(const char *path)
+{
+    for (const char *p = path; (p = strstr(p, "..")) != NULL; p += 2)
+        if ((p == path || p[-1] == '/') && (p[2] == '/' || p[2] == '\0'))
+            return 1;
+    return 0;
+}
+
 int shmc__path_open(const char *path, const struct shmc__access *a,
                     int *dirfd)
 {
     size_t len = path ? strlen(path) : 0;
     if (len == 0 || len >= PATH_MAX)
         return shmc__fail(SHMC_EINVAL, "instance path empty or too long");
+    /* Checked before the walk, which creates what is missing on the way. */
+    if (has_dotdot(path))
+        return shmc__fail(SHMC_EINVAL, "%s: '..' is not accepted", path);
     char shown[PATH_MAX];
     char *copy = strdup(path);
     if (!copy)
@@ -168,10 +188,6 @@ int shmc__path_open(const char *path, const struct shmc__access *a,
         /* shown: the path up to this component, for messages. */
         snprintf(shown, sizeof shown, "%.*s",
                  (int)(comp - copy + strlen(comp)), path);
-        if (strcmp(comp, "..") == 0) {
-            rc = shmc__fail(SHMC_EINVAL, "%s: '..' is not accepted", path);
-            break;
-        }
         if (strcmp(comp, ".") == 0 && !last) {
             comp = next;
             continue;
@@ -186,6 +202,8 @@ int shmc__path_open(const char *path, const struct shmc__access *a,
         fd = child;
         if (last && created)
             rc = shmc__path_set_access(fd, shown, a, shmc__dir_mode(a));
+        else if (created && fchmod(fd, PARENT_MODE) < 0)
+            rc = shmc__fail(-errno, "%s: chmod: %s", shown, strerror(errno));
         if (rc == 0 && last) {
             struct stat st;
             rc = fstat(fd, &st) < 0 ? shmc__fail(-errno, "%s: %s", shown,

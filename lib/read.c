@@ -22,10 +22,10 @@ typedef int (*deliver_fn)(const struct shmc__record *r, int status,
 static void fill_meta(shmc_meta *m, const struct shmc__record *r)
 {
     m->version = r->version;
-    m->stored_at_ms = r->stored_at;
+    m->stored_at_ms = shmc__version_time(r->version);
     m->fresh_until_ms = r->fresh_until;
     m->expires_at_ms = r->expires_at;
-    m->value_len = r->value_len;
+    m->value_len = (uint32_t)r->value_len;
 }
 
 static int read_entry(shmc_cache *c, const void *key, size_t klen,
@@ -89,7 +89,7 @@ static int deliver_copy(const struct shmc__record *r, int status, void *arg)
     if (o->meta)
         fill_meta(o->meta, r);
     if (cap < r->value_len)
-        return shmc__fail(SHMC_EBUFSMALL, "value of %u bytes, buffer of %zu",
+        return shmc__fail(SHMC_EBUFSMALL, "value of %zu bytes, buffer of %zu",
                           r->value_len, cap);
     if (r->value_len)
         memcpy(o->buf, r->value, r->value_len);
@@ -114,9 +114,9 @@ struct alloc_out {
 static int deliver_alloc(const struct shmc__record *r, int status, void *arg)
 {
     struct alloc_out *o = arg;
-    char *p = malloc((size_t)r->value_len + 1);
+    char *p = malloc(r->value_len + 1);
     if (!p)
-        return shmc__fail(-ENOMEM, "no memory for %u bytes",
+        return shmc__fail(-ENOMEM, "no memory for %zu bytes",
                           r->value_len);
     memcpy(p, r->value, r->value_len);
     p[r->value_len] = '\0';

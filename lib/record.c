@@ -12,23 +12,24 @@ static void put16(unsigned char *p, uint16_t v)
     memcpy(p, &v, sizeof v);
 }
 
-static void put32(unsigned char *p, uint32_t v)
-{
-    v = htole32(v);
-    memcpy(p, &v, sizeof v);
-}
-
 static void put64(unsigned char *p, uint64_t v)
 {
     v = htole64(v);
     memcpy(p, &v, sizeof v);
 }
 
-static uint32_t get32(const unsigned char *p)
+static void put48(unsigned char *p, uint64_t v)
 {
-    uint32_t v;
+    unsigned char b[8];
+    put64(b, v < SHMC__TIME_NEVER48 ? v : SHMC__TIME_NEVER48);
+    memcpy(p, b, 6);
+}
+
+static uint16_t get16(const unsigned char *p)
+{
+    uint16_t v;
     memcpy(&v, p, sizeof v);
-    return le32toh(v);
+    return le16toh(v);
 }
 
 static uint64_t get64(const unsigned char *p)
@@ -38,13 +39,12 @@ static uint64_t get64(const unsigned char *p)
     return le64toh(v);
 }
 
-void shmc__record_restamp(void *dst, const struct shmc__record *r)
+static uint64_t get48(const unsigned char *p)
 {
-    unsigned char *p = dst;
-    put64(p + 8, r->stored_at);
-    put64(p + 16, r->fresh_until);
-    put64(p + 24, r->expires_at);
-    put64(p + 32, r->version);
+    unsigned char b[8] = {0};
+    memcpy(b, p, 6);
+    uint64_t v = get64(b);
+    return v == SHMC__TIME_NEVER48 ? UINT64_MAX : v;
 }
 
 void shmc__record_encode(void *dst, const struct shmc__record *r)
@@ -52,11 +52,10 @@ void shmc__record_encode(void *dst, const struct shmc__record *r)
     unsigned char *p = dst;
     p[0] = SHMC__RECORD_FORMAT;
     p[1] = r->flags;
-    put16(p + 2, 0);
-    put32(p + 4, r->key_len);
-    shmc__record_restamp(p, r);
-    put32(p + 40, r->value_len);
-    put32(p + 44, 0);
+    put16(p + 2, r->key_len);
+    put64(p + 4, r->version);
+    put48(p + 12, r->fresh_until);
+    put48(p + 18, r->expires_at);
     if (r->key_len)
         memcpy(p + SHMC__RECORD_HEADER, r->key, r->key_len);
     if (r->value_len)
@@ -71,18 +70,15 @@ int shmc__record_decode(const void *src, size_t len, struct shmc__record *r)
     r->flags = p[1];
     if (r->flags & ~SHMC__REC_KNOWN_FLAGS)
         return SHMC_ECORRUPT;
-    r->key_len = get32(p + 4);
-    r->stored_at = get64(p + 8);
-    r->fresh_until = get64(p + 16);
-    r->expires_at = get64(p + 24);
-    r->version = get64(p + 32);
-    r->value_len = get32(p + 40);
-    if (r->fresh_until > r->expires_at)
-        return SHMC_ECORRUPT;
-    /* Compare in size_t so that a hostile key_len + value_len cannot wrap. */
-    if ((size_t)r->key_len + r->value_len != len - SHMC__RECORD_HEADER)
+    r->key_len = get16(p + 2);
+    r->version = get64(p + 4);
+    r->fresh_until = get48(p + 12);
+    r->expires_at = get48(p + 18);
+    if (r->fresh_until > r->expires_at ||
+        r->key_len > len - SHMC__RECORD_HEADER)
         return SHMC_ECORRUPT;
     r->key = r->key_len ? p + SHMC__RECORD_HEADER : NULL;
     r->value = p + SHMC__RECORD_HEADER + r->key_len;
+    r->value_len = len - SHMC__RECORD_HEADER - r->key_len;
     return 0;
 }

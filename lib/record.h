@@ -4,15 +4,16 @@
  *   off size field
  *     0    1 format        SHMC__RECORD_FORMAT
  *     1    1 flags         SHMC__REC_* bits
- *     2    2 reserved      0
- *     4    4 key_len       length of the stored full key, 0 if none
- *     8    8 stored_at     ms since the epoch
- *    16    8 fresh_until   ms since the epoch, UINT64_MAX: never stale
- *    24    8 expires_at    ms since the epoch, UINT64_MAX: never expires
- *    32    8 version       changes on every write of the key
- *    40    4 value_len
- *    44    4 reserved      0
- *    48      key bytes, then value bytes
+ *     2    2 key_len       length of the stored full key, 0 if none
+ *     4    8 version       changes on every write of the key; also the
+ *                          write time: see shmc__version_time()
+ *    12    6 fresh_until   ms since the epoch, 48 bits; all ones: never
+ *    18    6 expires_at    ms since the epoch, 48 bits; all ones: never
+ *    24      key bytes, then value bytes (value length: the rest)
+ *
+ * The header is small on purpose: a get's cost is LMDB's walk through the
+ * pages, and every byte of header makes each entry bigger, the tree wider
+ * and the walk slower. 48-bit milliseconds last until the year 10889.
  *
  * LMDB aligns values only to 2 bytes, so fields are read with memcpy. */
 #ifndef SHMC_RECORD_H
@@ -22,7 +23,9 @@
 #include <stdint.h>
 
 #define SHMC__RECORD_FORMAT 1u
-#define SHMC__RECORD_HEADER 48u
+#define SHMC__RECORD_HEADER 24u
+/* The largest time a record holds; later times are stored as "never". */
+#define SHMC__TIME_NEVER48 0xffffffffffffull
 
 /* No flag is defined yet; the byte is kept for compression, encryption and
  * negative entries, and a record with an unknown flag is refused. */
@@ -30,17 +33,29 @@
 
 struct shmc__record {
     uint8_t flags;
-    uint64_t stored_at;
-    uint64_t fresh_until;
-    uint64_t expires_at;
     uint64_t version;
-    const void *key; /* the full key, or NULL */
-    uint32_t key_len;
+    uint64_t fresh_until; /* UINT64_MAX: never */
+    uint64_t expires_at;  /* UINT64_MAX: never */
+    const void *key;      /* the full key, or NULL */
+    uint16_t key_len;
     const void *value;
-    uint32_t value_len;
+    size_t value_len;
 };
 
 enum shmc__freshness { SHMC__FRESH, SHMC__STALE, SHMC__EXPIRED };
+
+/* Versions are hybrid clocks: the wall clock in ms shifted left by
+ * SHMC__VERSION_SHIFT, plus a counter for writes within one millisecond,
+ * and never smaller than the previous version + 1. So a version is unique
+ * and increasing, and tells when the entry was written without a field of
+ * its own (it runs ahead of the clock only if the clock steps back or more
+ * than 65536 writes land in one millisecond). */
+#define SHMC__VERSION_SHIFT 16
+
+static inline uint64_t shmc__version_time(uint64_t version)
+{
+    return version >> SHMC__VERSION_SHIFT;
+}
 
 /* Bytes needed to encode r (header + key + value). */
 static inline size_t shmc__record_size(const struct shmc__record *r)
@@ -55,9 +70,6 @@ void shmc__record_encode(void *dst, const struct shmc__record *r);
  * nothing but src[0..len). Returns 0, or SHMC_ECORRUPT if the bytes are not
  * a well-formed record of a known format. */
 int shmc__record_decode(const void *src, size_t len, struct shmc__record *r);
-
-/* Rewrite only the times and version of an encoded record in place. */
-void shmc__record_restamp(void *dst, const struct shmc__record *r);
 
 static inline enum shmc__freshness
 shmc__record_freshness(const struct shmc__record *r, uint64_t now)

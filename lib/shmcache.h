@@ -153,7 +153,8 @@ typedef struct shmc_cache shmc_cache;
  */
 typedef struct shmc_opts {
     /** creation: map size in bytes, 0 for SHMC_DEFAULT_MAP_SIZE. Rounded up
-     *  to the page size. Must fit the file system (tmpfs size). */
+     *  to the page size. Must fit the file system (tmpfs size). A value
+     *  below 1 MiB is refused on every open, as a bad argument. */
     uint64_t map_size;
     /** creation: LMDB reader slots, 0 for SHMC_DEFAULT_MAX_READERS. Every
      *  process needs one per thread that reads. */
@@ -208,7 +209,9 @@ SHMC_EXPORT void shmc_close(shmc_cache *c);
 /** An entry's metadata, filled by the read calls when asked for. */
 typedef struct shmc_meta {
     uint64_t version;        /**< changes on every write of the key */
-    uint64_t stored_at_ms;   /**< wall clock, ms since the epoch */
+    uint64_t stored_at_ms;   /**< wall clock, ms since the epoch (read from
+                                  the version: may run ahead of the clock
+                                  if the clock was stepped back) */
     uint64_t fresh_until_ms; /**< UINT64_MAX: never goes stale */
     uint64_t expires_at_ms;  /**< UINT64_MAX: never expires */
     uint32_t value_len;      /**< length of the value in bytes */

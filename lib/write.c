@@ -68,14 +68,13 @@ static int put_entry(struct shmc__instance *inst, struct shmc__txn *t,
                           vlen, (unsigned long long)inst->max_record);
     int hashed = shmc__key_hashed(k);
     struct shmc__record r = {
-        .stored_at = now,
         .fresh_until = e.fresh_until,
         .expires_at = e.expires_at,
-        .version = atomic_fetch_add(&inst->ctl.hdr->next_version, 1),
+        .version = shmc__control_next_version(&inst->ctl, now),
         .key = hashed ? k->full : NULL,
-        .key_len = hashed ? (uint32_t)k->full_len : 0,
+        .key_len = hashed ? (uint16_t)k->full_len : 0,
         .value = val,
-        .value_len = (uint32_t)vlen,
+        .value_len = vlen,
     };
     size_t size = shmc__record_size(&r);
     if (size > inst->max_record)

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct code {
@@ -127,14 +128,29 @@ static void *fail_open_with_empty_path(void *arg)
     return NULL;
 }
 
+/* Each test that opens gets a fresh directory, removed even if it fails. */
+static int make_dir(void **state)
+{
+    struct tu_dir *d = malloc(sizeof *d);
+    assert_non_null(d);
+    tu_dir_make(d);
+    *state = d;
+    return 0;
+}
+
+static int remove_dir(void **state)
+{
+    tu_dir_remove(*state);
+    free(*state);
+    return 0;
+}
+
 static void last_error_is_per_thread(void **state)
 {
-    (void)state;
-    struct tu_dir d;
-    tu_dir_make(&d);
+    const struct tu_dir *d = *state;
     shmc_opts tiny = {.map_size = 4096};
     shmc_cache *c = NULL;
-    assert_int_equal(shmc_open(&c, d.inst, &tiny), SHMC_EINVAL);
+    assert_int_equal(shmc_open(&c, d->inst, &tiny), SHMC_EINVAL);
     assert_null(c);
     char main_detail[512];
     copy_detail(main_detail, sizeof main_detail);
@@ -151,23 +167,19 @@ static void last_error_is_per_thread(void **state)
     assert_int_equal(f.rc, SHMC_EINVAL);
     assert_non_null(strstr(f.detail_after, "empty"));
     assert_string_equal(shmc_last_error(), main_detail);
-    tu_dir_remove(&d);
 }
 
 static void next_failure_replaces_the_detail(void **state)
 {
-    (void)state;
-    struct tu_dir d;
-    tu_dir_make(&d);
+    const struct tu_dir *d = *state;
     shmc_opts tiny = {.map_size = 4096};
     shmc_cache *c = NULL;
     assert_int_equal(shmc_open(&c, "", NULL), SHMC_EINVAL);
     assert_non_null(strstr(shmc_last_error(), "empty"));
-    assert_int_equal(shmc_open(&c, d.inst, &tiny), SHMC_EINVAL);
+    assert_int_equal(shmc_open(&c, d->inst, &tiny), SHMC_EINVAL);
     assert_null(c);
     assert_non_null(strstr(shmc_last_error(), "map_size"));
     assert_null(strstr(shmc_last_error(), "empty"));
-    tu_dir_remove(&d);
 }
 
 int main(void)
@@ -179,8 +191,10 @@ int main(void)
         cmocka_unit_test(success_and_stale_are_described),
         cmocka_unit_test(negative_errno_values_are_described),
         cmocka_unit_test(unknown_values_are_described),
-        cmocka_unit_test(last_error_is_per_thread),
-        cmocka_unit_test(next_failure_replaces_the_detail),
+        cmocka_unit_test_setup_teardown(last_error_is_per_thread, make_dir,
+                                        remove_dir),
+        cmocka_unit_test_setup_teardown(next_failure_replaces_the_detail,
+                                        make_dir, remove_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
