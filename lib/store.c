@@ -10,6 +10,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -131,6 +132,7 @@ static void readers_init(void)
 /* Free this thread's readers whose store has gone. Under readers_lock. */
 static void prune_thread_readers(void)
 {
+    int pruned = 0;
     struct shmc__reader **pp = &thread_readers;
     while (*pp) {
         struct shmc__reader *r = *pp;
@@ -140,7 +142,12 @@ static void prune_thread_readers(void)
         }
         *pp = r->thread_next;
         free(r);
+        pruned = 1;
     }
+    /* The thread-exit destructor starts from the key's value: it must not
+     * be a reader freed here. (A reader was freed, so the key exists.) */
+    if (pruned)
+        pthread_setspecific(readers_key, thread_readers);
 }
 
 static int reader_create(struct shmc__store *s, struct shmc__reader **out)
@@ -224,11 +231,12 @@ void shmc__store_fork_parent(void)
 void shmc__store_fork_child(void)
 {
     /* The forking thread's transactions belong to the parent's
-     * environment: forget them without calling LMDB, which would clear the
-     * parent's reader slots. The structs are freed by the next prune. */
-    for (struct shmc__reader *r = thread_readers; r; r = r->thread_next) {
-        r->txn = NULL;
-        r->store = NULL;
+     * environment: drop them from the thread without calling LMDB, which
+     * would clear the parent's reader slots. They stay on their store's
+     * list, reachable (for leak checkers) through the abandoned instance. */
+    if (thread_readers) {
+        thread_readers = NULL;
+        pthread_setspecific(readers_key, NULL);
     }
     pthread_mutex_init(&readers_lock, NULL);
 }
@@ -239,6 +247,16 @@ static void pause_ms(unsigned ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+/* LMDB opens the lock file close-on-exec but not the data file: a worker
+ * that execs must not carry the map's file into the new program. */
+static void data_fd_cloexec(MDB_env *env)
+{
+    mdb_filehandle_t fd;
+    int flags;
+    if (mdb_env_get_fd(env, &fd) == 0 && (flags = fcntl(fd, F_GETFD)) >= 0)
+        fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
 }
 
 static int env_open(MDB_env **out, const struct shmc__store_config *cfg)
@@ -256,6 +274,7 @@ static int env_open(MDB_env **out, const struct shmc__store_config *cfg)
         mdb_env_set_maxreaders(env, cfg->max_readers);
         rc = mdb_env_open(env, cfg->dir, ENV_FLAGS, cfg->file_mode);
         if (rc == 0) {
+            data_fd_cloexec(env);
             *out = env;
             return 0;
         }

@@ -1,0 +1,550 @@
+/* test_fork.c - handles across fork() (shmcache.h, FORK): a handle opened
+ * before fork works in the child with no call from the user, and neither
+ * the child's use nor its exit disturbs the parent's handle, its cached
+ * read transaction or its reader slot. Every test forks real children. */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CHILD_TIMEOUT_S 20
+/* Reader slots a parent with one cached reader may see in use after its
+ * children, one at a time, read and exit: its own, the last child's, and
+ * one spare. Slots of dead children that were never reclaimed would push
+ * readers_used to one per child. */
+#define READERS_BOUND 4
+
+static int scaled(int n)
+{
+    return getenv("SHMC_TEST_UNDER_VALGRIND") ? (n + 9) / 10 : n;
+}
+
+static int make_dir(void **state)
+{
+    struct tu_dir *d = malloc(sizeof *d);
+    assert_non_null(d);
+    tu_dir_make(d);
+    *state = d;
+    return 0;
+}
+
+static int remove_dir(void **state)
+{
+    tu_dir_remove(*state);
+    free(*state);
+    return 0;
+}
+
+/* The helpers below return 0 or 1 and say why on stderr, so that children
+ * (which must not use cmocka) and the parent (through assert_int_equal)
+ * share them. */
+
+static int check_read(shmc_cache *c, const char *key, const char *want)
+{
+    char buf[128];
+    size_t len = sizeof buf;
+    int rc = shmc_get(c, key, strlen(key), buf, &len, NULL, 0);
+    if (rc == 0 && len == strlen(want) && memcmp(buf, want, len) == 0)
+        return 0;
+    fprintf(stderr, "pid %d: get \"%s\": %s, \"%.*s\", expected \"%s\": %s\n",
+            (int)getpid(), key, shmc_err_name(rc), rc == 0 ? (int)len : 0,
+            buf, want, shmc_last_error());
+    return 1;
+}
+
+static int check_set(shmc_cache *c, const char *key, const char *val)
+{
+    int rc = shmc_set(c, key, strlen(key), val, strlen(val), 0);
+    if (rc == 0)
+        return 0;
+    fprintf(stderr, "pid %d: set \"%s\": %s: %s\n", (int)getpid(), key,
+            shmc_err_name(rc), shmc_last_error());
+    return 1;
+}
+
+/* Wait for pid to exit 0 within CHILD_TIMEOUT_S (killed after that). */
+static int reap(pid_t pid)
+{
+    uint64_t deadline = tu_now_ns() + CHILD_TIMEOUT_S * 1000000000ull;
+    int status;
+    pid_t got;
+    while ((got = waitpid(pid, &status, WNOHANG)) == 0) {
+        if (tu_now_ns() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            fprintf(stderr, "child %d still running after %d s\n", (int)pid,
+                    CHILD_TIMEOUT_S);
+            return 1;
+        }
+        tu_sleep_ms(2);
+    }
+    if (got < 0) {
+        fprintf(stderr, "waitpid %d: %s\n", (int)pid, strerror(errno));
+        return 1;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    fprintf(stderr, "child %d: %s %d\n", (int)pid,
+            WIFEXITED(status) ? "exit" : "signal",
+            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    return 1;
+}
+
+static pid_t fork_or_fail(void)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        fail_msg("fork: %s", strerror(errno));
+    return pid;
+}
+
+/* A parent whose thread has read once: its cached read transaction (and
+ * so its reader slot) exists before any fork. */
+static shmc_cache *open_with_active_reader(const struct tu_dir *d)
+{
+    shmc_cache *c = tu_open(d, NULL);
+    assert_int_equal(check_set(c, "from-parent", "parent-value"), 0);
+    assert_int_equal(check_read(c, "from-parent", "parent-value"), 0);
+    return c;
+}
+
+/* ---- the child uses the handle without any call ------------------------ */
+
+static int child_reads_and_writes(void *arg, int child)
+{
+    shmc_cache *c = arg;
+    (void)child;
+    int failed = check_read(c, "from-parent", "parent-value") ||
+                 check_set(c, "from-child", "child-value");
+    shmc_close(c);
+    return failed;
+}
+
+static void test_child_uses_handle_opened_before_fork(void **state)
+{
+    shmc_cache *c = open_with_active_reader(*state);
+    tu_run_children(1, child_reads_and_writes, c, CHILD_TIMEOUT_S);
+    assert_int_equal(check_read(c, "from-child", "child-value"), 0);
+    assert_int_equal(check_read(c, "from-parent", "parent-value"), 0);
+    shmc_close(c);
+}
+
+/* ---- parent and child take turns -------------------------------------- */
+
+static int send_token(int fd)
+{
+    char token = 1;
+    if (write(fd, &token, 1) == 1)
+        return 0;
+    fprintf(stderr, "pid %d: write token: %s\n", (int)getpid(),
+            strerror(errno));
+    return 1;
+}
+
+static int await_token(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    char token;
+    int n;
+    while ((n = poll(&p, 1, CHILD_TIMEOUT_S * 1000)) < 0 && errno == EINTR)
+        ;
+    if (n == 1 && read(fd, &token, 1) == 1)
+        return 0;
+    fprintf(stderr, "pid %d: no token from the other side (%s)\n",
+            (int)getpid(), n == 0 ? "timeout" : "closed");
+    return 1;
+}
+
+static void round_names(char *key, char *val, size_t size, const char *who,
+                        int round)
+{
+    snprintf(key, size, "%s-key-%d", who, round);
+    snprintf(val, size, "%s-value-%d", who, round);
+}
+
+static int write_round(shmc_cache *c, const char *who, int round)
+{
+    char key[64], val[64];
+    round_names(key, val, sizeof key, who, round);
+    return check_set(c, key, val);
+}
+
+static int read_round(shmc_cache *c, const char *who, int round)
+{
+    char key[64], val[64];
+    round_names(key, val, sizeof key, who, round);
+    return check_read(c, key, val);
+}
+
+static void test_parent_and_child_interleave(void **state)
+{
+    shmc_cache *c = open_with_active_reader(*state);
+    int rounds = scaled(100);
+    int to_child[2], to_parent[2];
+    assert_int_equal(pipe(to_child), 0);
+    assert_int_equal(pipe(to_parent), 0);
+    pid_t pid = fork_or_fail();
+    if (pid == 0) {
+        close(to_child[1]);
+        close(to_parent[0]);
+        int failed = 0;
+        for (int i = 0; i < rounds && !failed; i++)
+            failed = await_token(to_child[0]) ||
+                     read_round(c, "parent", i) ||
+                     write_round(c, "child", i) || send_token(to_parent[1]);
+        shmc_close(c);
+        _exit(failed);
+    }
+    close(to_child[0]);
+    close(to_parent[1]);
+    int failed = 0;
+    for (int i = 0; i < rounds && !failed; i++)
+        failed = write_round(c, "parent", i) || send_token(to_child[1]) ||
+                 await_token(to_parent[0]) || read_round(c, "child", i) ||
+                 read_round(c, "parent", i);
+    /* A parent that failed closes its end, so the child stops too. */
+    close(to_child[1]);
+    close(to_parent[0]);
+    assert_int_equal(reap(pid), 0);
+    assert_int_equal(failed, 0);
+    shmc_close(c);
+}
+
+/* ---- many children, one parent reader ---------------------------------- */
+
+struct numbered_child {
+    shmc_cache *c;
+    int number;
+};
+
+/* A worker that dies without closing: its reader slot stays taken until
+ * some open reclaims it. */
+static int child_writes_and_exits_without_close(void *arg, int child)
+{
+    struct numbered_child *nc = arg;
+    (void)child;
+    return check_read(nc->c, "from-parent", "parent-value") ||
+           write_round(nc->c, "child", nc->number) ||
+           read_round(nc->c, "child", nc->number);
+}
+
+static void test_children_leave_parent_reader_alone(void **state)
+{
+    shmc_cache *c = open_with_active_reader(*state);
+    struct numbered_child nc = {.c = c};
+    for (nc.number = 0; nc.number < 50; nc.number++) {
+        tu_run_children(1, child_writes_and_exits_without_close, &nc,
+                        CHILD_TIMEOUT_S);
+        /* Renewing the cached transaction fails (LMDB's MDB_BAD_RSLOT)
+         * if a child released or took over the parent's reader slot. */
+        assert_int_equal(check_read(c, "from-parent", "parent-value"), 0);
+        assert_int_equal(read_round(c, "child", nc.number), 0);
+    }
+    shmc_info info;
+    tu_assert_rc(shmc_info_get(c, &info), 0);
+    assert_in_range(info.readers_used, 1, READERS_BOUND);
+    shmc_close(c);
+}
+
+/* ---- pre-fork server --------------------------------------------------- */
+
+struct prefork {
+    shmc_cache *c;
+    int ops;
+};
+
+static int worker(void *arg, int child)
+{
+    struct prefork *p = arg;
+    char who[32];
+    snprintf(who, sizeof who, "worker-%d", child);
+    int failed = check_read(p->c, "from-parent", "parent-value");
+    for (int op = 0; op < p->ops && !failed; op++)
+        failed = write_round(p->c, who, op) || read_round(p->c, who, op);
+    shmc_close(p->c);
+    return failed;
+}
+
+static void test_prefork_workers(void **state)
+{
+    enum { WORKERS = 4 };
+    struct prefork p = {.c = open_with_active_reader(*state),
+                        .ops = scaled(2000)};
+    char who[32];
+    tu_run_children(WORKERS, worker, &p, CHILD_TIMEOUT_S);
+    for (int w = 0; w < WORKERS; w++) {
+        snprintf(who, sizeof who, "worker-%d", w);
+        for (int op = 0; op < p.ops; op++)
+            assert_int_equal(read_round(p.c, who, op), 0);
+    }
+    assert_int_equal(check_read(p.c, "from-parent", "parent-value"), 0);
+    shmc_close(p.c);
+}
+
+/* ---- a grandchild ------------------------------------------------------ */
+
+static int grandchild(shmc_cache *c)
+{
+    int failed = check_read(c, "from-parent", "parent-value") ||
+                 check_read(c, "from-child", "child-value") ||
+                 check_set(c, "from-grandchild", "grandchild-value");
+    shmc_close(c);
+    return failed;
+}
+
+static int child_forks_grandchild(void *arg, int child)
+{
+    shmc_cache *c = arg;
+    (void)child;
+    if (check_read(c, "from-parent", "parent-value") ||
+        check_set(c, "from-child", "child-value"))
+        return 1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "fork: %s\n", strerror(errno));
+        return 1;
+    }
+    if (pid == 0)
+        _exit(grandchild(c));
+    int failed = reap(pid) ||
+                 check_read(c, "from-grandchild", "grandchild-value") ||
+                 check_read(c, "from-child", "child-value");
+    shmc_close(c);
+    return failed;
+}
+
+static void test_grandchild(void **state)
+{
+    shmc_cache *c = open_with_active_reader(*state);
+    tu_run_children(1, child_forks_grandchild, c, CHILD_TIMEOUT_S);
+    assert_int_equal(check_read(c, "from-grandchild", "grandchild-value"), 0);
+    assert_int_equal(check_read(c, "from-child", "child-value"), 0);
+    shmc_close(c);
+}
+
+/* ---- the instance's descriptors ---------------------------------------- */
+
+static const char *const instance_files[] = {"data.mdb", "lock.mdb",
+                                             "control.shm"};
+#define INSTANCE_FILES (sizeof instance_files / sizeof instance_files[0])
+
+struct instance_fds {
+    int count[INSTANCE_FILES];
+    int without_cloexec;
+    char last_without_cloexec[PATH_MAX]; /* for the message */
+};
+
+/* Count this process's descriptors on each file of the instance at inst,
+ * and those of them that would survive exec. */
+static int scan_instance_fds(const char *inst, struct instance_fds *out)
+{
+    memset(out, 0, sizeof *out);
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir) {
+        fprintf(stderr, "/proc/self/fd: %s\n", strerror(errno));
+        return 1;
+    }
+    size_t inst_len = strlen(inst);
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        char link[sizeof "/proc/self/fd/" + sizeof e->d_name],
+            target[PATH_MAX];
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n < 0)
+            continue; /* the directory stream's own descriptor, now gone */
+        target[n] = '\0';
+        if (strncmp(target, inst, inst_len) != 0 || target[inst_len] != '/')
+            continue;
+        for (size_t i = 0; i < INSTANCE_FILES; i++) {
+            if (strcmp(target + inst_len + 1, instance_files[i]) != 0)
+                continue;
+            out->count[i]++;
+            int flags = fcntl(atoi(e->d_name), F_GETFD);
+            if (flags < 0 || !(flags & FD_CLOEXEC)) {
+                out->without_cloexec++;
+                memcpy(out->last_without_cloexec, target, (size_t)n + 1);
+            }
+        }
+    }
+    closedir(dir);
+    return 0;
+}
+
+static int data_fds(const char *inst, int *count)
+{
+    struct instance_fds fds;
+    if (scan_instance_fds(inst, &fds))
+        return 1;
+    *count = fds.count[0];
+    return 0;
+}
+
+struct two_handles {
+    shmc_cache *a, *b;
+    const char *inst;
+};
+
+static int child_uses_two_handles(void *arg, int child)
+{
+    struct two_handles *h = arg;
+    int inherited, after_a, after_b;
+    (void)child;
+    if (data_fds(h->inst, &inherited) ||
+        check_read(h->a, "from-parent", "parent-value") ||
+        data_fds(h->inst, &after_a) ||
+        check_read(h->b, "from-parent", "parent-value") ||
+        data_fds(h->inst, &after_b))
+        return 1;
+    /* The first handle opens the environment again for the child; the
+     * second must share it, not open the files a second time. */
+    if (after_a <= inherited || after_b != after_a) {
+        fprintf(stderr,
+                "descriptors on data.mdb: %d inherited, %d after the first "
+                "handle, %d after the second\n",
+                inherited, after_a, after_b);
+        return 1;
+    }
+    if (check_set(h->a, "from-child", "child-value") ||
+        check_read(h->b, "from-child", "child-value"))
+        return 1;
+    shmc_close(h->a);
+    int failed = check_set(h->b, "after-close", "still-works") ||
+                 check_read(h->b, "after-close", "still-works");
+    shmc_close(h->b);
+    return failed;
+}
+
+static void test_two_handles_share_environment_in_child(void **state)
+{
+    const struct tu_dir *d = *state;
+    struct two_handles h = {.a = open_with_active_reader(d),
+                            .b = tu_open(d, NULL),
+                            .inst = d->inst};
+    assert_int_equal(check_read(h.b, "from-parent", "parent-value"), 0);
+    tu_run_children(1, child_uses_two_handles, &h, CHILD_TIMEOUT_S);
+    assert_int_equal(check_read(h.a, "after-close", "still-works"), 0);
+    assert_int_equal(check_read(h.b, "from-child", "child-value"), 0);
+    assert_int_equal(check_read(h.a, "from-parent", "parent-value"), 0);
+    shmc_close(h.a);
+    shmc_close(h.b);
+}
+
+/* ---- a handle the child only closes ------------------------------------ */
+
+static int child_closes_unused_handle(void *arg, int child)
+{
+    (void)child;
+    shmc_close(arg);
+    return 0;
+}
+
+static int child_opens_and_reads(void *arg, int child)
+{
+    const struct tu_dir *d = arg;
+    shmc_opts opts = {.map_size = 16u << 20};
+    shmc_cache *c;
+    (void)child;
+    int rc = shmc_open(&c, d->inst, &opts);
+    if (rc) {
+        fprintf(stderr, "open: %s: %s\n", shmc_err_name(rc),
+                shmc_last_error());
+        return 1;
+    }
+    int failed = check_read(c, "after-child", "parent-still-writes");
+    shmc_close(c);
+    return failed;
+}
+
+static void test_close_unused_handle_in_child(void **state)
+{
+    const struct tu_dir *d = *state;
+    shmc_cache *c = open_with_active_reader(d);
+    tu_run_children(1, child_closes_unused_handle, c, CHILD_TIMEOUT_S);
+    /* Closing the parent's environment in the child would have released
+     * the parent's reader slot: the next renew would fail. */
+    assert_int_equal(check_read(c, "from-parent", "parent-value"), 0);
+    assert_int_equal(check_set(c, "after-child", "parent-still-writes"), 0);
+    assert_int_equal(check_read(c, "after-child", "parent-still-writes"), 0);
+    tu_run_children(1, child_opens_and_reads, (void *)d, CHILD_TIMEOUT_S);
+    shmc_close(c);
+}
+
+/* ---- exec -------------------------------------------------------------- */
+
+struct exec_ctx {
+    shmc_cache *c;
+    const char *inst;
+};
+
+static int child_checks_cloexec_then_execs(void *arg, int child)
+{
+    struct exec_ctx *x = arg;
+    struct instance_fds fds;
+    (void)child;
+    if (check_read(x->c, "from-parent", "parent-value") ||
+        scan_instance_fds(x->inst, &fds))
+        return 1;
+    int failed = fds.without_cloexec != 0;
+    if (failed)
+        fprintf(stderr, "%d descriptors would survive exec, one on %s\n",
+                fds.without_cloexec, fds.last_without_cloexec);
+    /* Both the inherited descriptors and the child's own must be seen, or
+     * the scan proves nothing. */
+    for (size_t i = 0; i < INSTANCE_FILES; i++)
+        if (fds.count[i] < 2) {
+            fprintf(stderr, "%d descriptors on %s, expected 2 or more\n",
+                    fds.count[i], instance_files[i]);
+            failed = 1;
+        }
+    if (failed)
+        return 1;
+    char *const argv[] = {(char *)"true", NULL};
+    execv("/bin/true", argv);
+    fprintf(stderr, "execv /bin/true: %s\n", strerror(errno));
+    return 127;
+}
+
+static void test_child_execs(void **state)
+{
+    const struct tu_dir *d = *state;
+    struct exec_ctx x = {.c = open_with_active_reader(d), .inst = d->inst};
+    tu_run_children(1, child_checks_cloexec_then_execs, &x, CHILD_TIMEOUT_S);
+    assert_int_equal(check_read(x.c, "from-parent", "parent-value"), 0);
+    shmc_close(x.c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_child_uses_handle_opened_before_fork, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_parent_and_child_interleave,
+                                        make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(
+            test_children_leave_parent_reader_alone, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_prefork_workers, make_dir,
+                                        remove_dir),
+        cmocka_unit_test_setup_teardown(test_grandchild, make_dir,
+                                        remove_dir),
+        cmocka_unit_test_setup_teardown(
+            test_two_handles_share_environment_in_child, make_dir,
+            remove_dir),
+        cmocka_unit_test_setup_teardown(test_close_unused_handle_in_child,
+                                        make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_child_execs, make_dir,
+                                        remove_dir),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
