@@ -154,7 +154,13 @@ typedef struct shmc_cache shmc_cache;
 typedef struct shmc_opts {
     /** creation: map size in bytes, 0 for SHMC_DEFAULT_MAP_SIZE. Rounded up
      *  to the page size. Must fit the file system (tmpfs size). A value
-     *  below 1 MiB is refused on every open, as a bad argument. */
+     *  below 1 MiB is refused on every open, as a bad argument.
+     *  Size it for the data plus the churn: LMDB reuses a page freed by a
+     *  write only once every read that started before that write has
+     *  ended, so a reader descheduled in the middle of a get lets the
+     *  writes of that moment take new pages. With many busy processes on
+     *  few cores, a map of several times the live data is normal. Memory
+     *  is taken only for pages actually written. */
     uint64_t map_size;
     /** creation: LMDB reader slots, 0 for SHMC_DEFAULT_MAX_READERS. Every
      *  process needs one per thread that reads. */
