@@ -37,8 +37,7 @@ struct worker {
 };
 
 static const char *const step_titles[] = {
-    [STEP_READ_MOTD] = "every worker reads config:motd, written by the "
-                       "master before the fork",
+    [STEP_READ_MOTD] = "every worker reads config:motd (set before fork)",
     [STEP_WRITE_FLAG] = "worker 1 sets feature:dark-mode = on",
     [STEP_READ_FLAG] = "every worker reads feature:dark-mode",
     [STEP_CHECK_KEY] = "every worker checks API key ak_alice",
