@@ -6,7 +6,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 struct code {
@@ -128,23 +127,6 @@ static void *fail_open_with_empty_path(void *arg)
     return NULL;
 }
 
-/* Each test that opens gets a fresh directory, removed even if it fails. */
-static int make_dir(void **state)
-{
-    struct tu_dir *d = malloc(sizeof *d);
-    assert_non_null(d);
-    tu_dir_make(d);
-    *state = d;
-    return 0;
-}
-
-static int remove_dir(void **state)
-{
-    tu_dir_remove(*state);
-    free(*state);
-    return 0;
-}
-
 static void last_error_is_per_thread(void **state)
 {
     const struct tu_dir *d = *state;
@@ -191,10 +173,9 @@ int main(void)
         cmocka_unit_test(success_and_stale_are_described),
         cmocka_unit_test(negative_errno_values_are_described),
         cmocka_unit_test(unknown_values_are_described),
-        cmocka_unit_test_setup_teardown(last_error_is_per_thread, make_dir,
-                                        remove_dir),
-        cmocka_unit_test_setup_teardown(next_failure_replaces_the_detail,
-                                        make_dir, remove_dir),
+        /* Each test that opens gets a fresh directory. */
+        tu_test_in_dir(last_error_is_per_thread),
+        tu_test_in_dir(next_failure_replaces_the_detail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

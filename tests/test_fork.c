@@ -9,11 +9,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define CHILD_TIMEOUT_S 20
@@ -22,27 +20,6 @@
  * one spare. Slots of dead children that were never reclaimed would push
  * readers_used to one per child. */
 #define READERS_BOUND 4
-
-static int scaled(int n)
-{
-    return getenv("SHMC_TEST_UNDER_VALGRIND") ? (n + 9) / 10 : n;
-}
-
-static int make_dir(void **state)
-{
-    struct tu_dir *d = malloc(sizeof *d);
-    assert_non_null(d);
-    tu_dir_make(d);
-    *state = d;
-    return 0;
-}
-
-static int remove_dir(void **state)
-{
-    tu_dir_remove(*state);
-    free(*state);
-    return 0;
-}
 
 /* The helpers below return 0 or 1 and say why on stderr, so that children
  * (which must not use cmocka) and the parent (through assert_int_equal)
@@ -69,42 +46,6 @@ static int check_set(shmc_cache *c, const char *key, const char *val)
     fprintf(stderr, "pid %d: set \"%s\": %s: %s\n", (int)getpid(), key,
             shmc_err_name(rc), shmc_last_error());
     return 1;
-}
-
-/* Wait for pid to exit 0 within CHILD_TIMEOUT_S (killed after that). */
-static int reap(pid_t pid)
-{
-    uint64_t deadline = tu_now_ns() + CHILD_TIMEOUT_S * 1000000000ull;
-    int status;
-    pid_t got;
-    while ((got = waitpid(pid, &status, WNOHANG)) == 0) {
-        if (tu_now_ns() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            fprintf(stderr, "child %d still running after %d s\n", (int)pid,
-                    CHILD_TIMEOUT_S);
-            return 1;
-        }
-        tu_sleep_ms(2);
-    }
-    if (got < 0) {
-        fprintf(stderr, "waitpid %d: %s\n", (int)pid, strerror(errno));
-        return 1;
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return 0;
-    fprintf(stderr, "child %d: %s %d\n", (int)pid,
-            WIFEXITED(status) ? "exit" : "signal",
-            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-    return 1;
-}
-
-static pid_t fork_or_fail(void)
-{
-    pid_t pid = fork();
-    if (pid < 0)
-        fail_msg("fork: %s", strerror(errno));
-    return pid;
 }
 
 /* A parent whose thread has read once: its cached read transaction (and
@@ -165,20 +106,20 @@ static int await_token(int fd)
 }
 
 static void round_names(char *key, char *val, size_t size, const char *who,
-                        int round)
+                        unsigned round)
 {
-    snprintf(key, size, "%s-key-%d", who, round);
-    snprintf(val, size, "%s-value-%d", who, round);
+    snprintf(key, size, "%s-key-%u", who, round);
+    snprintf(val, size, "%s-value-%u", who, round);
 }
 
-static int write_round(shmc_cache *c, const char *who, int round)
+static int write_round(shmc_cache *c, const char *who, unsigned round)
 {
     char key[64], val[64];
     round_names(key, val, sizeof key, who, round);
     return check_set(c, key, val);
 }
 
-static int read_round(shmc_cache *c, const char *who, int round)
+static int read_round(shmc_cache *c, const char *who, unsigned round)
 {
     char key[64], val[64];
     round_names(key, val, sizeof key, who, round);
@@ -188,16 +129,16 @@ static int read_round(shmc_cache *c, const char *who, int round)
 static void test_parent_and_child_interleave(void **state)
 {
     shmc_cache *c = open_with_active_reader(*state);
-    int rounds = scaled(100);
+    unsigned rounds = tu_scaled(100);
     int to_child[2], to_parent[2];
     assert_int_equal(pipe(to_child), 0);
     assert_int_equal(pipe(to_parent), 0);
-    pid_t pid = fork_or_fail();
+    pid_t pid = tu_fork();
     if (pid == 0) {
         close(to_child[1]);
         close(to_parent[0]);
         int failed = 0;
-        for (int i = 0; i < rounds && !failed; i++)
+        for (unsigned i = 0; i < rounds && !failed; i++)
             failed = await_token(to_child[0]) ||
                      read_round(c, "parent", i) ||
                      write_round(c, "child", i) || send_token(to_parent[1]);
@@ -207,14 +148,14 @@ static void test_parent_and_child_interleave(void **state)
     close(to_child[0]);
     close(to_parent[1]);
     int failed = 0;
-    for (int i = 0; i < rounds && !failed; i++)
+    for (unsigned i = 0; i < rounds && !failed; i++)
         failed = write_round(c, "parent", i) || send_token(to_child[1]) ||
                  await_token(to_parent[0]) || read_round(c, "child", i) ||
                  read_round(c, "parent", i);
     /* A parent that failed closes its end, so the child stops too. */
     close(to_child[1]);
     close(to_parent[0]);
-    assert_int_equal(reap(pid), 0);
+    assert_int_equal(tu_wait_child(pid, CHILD_TIMEOUT_S), 0);
     assert_int_equal(failed, 0);
     shmc_close(c);
 }
@@ -223,7 +164,7 @@ static void test_parent_and_child_interleave(void **state)
 
 struct numbered_child {
     shmc_cache *c;
-    int number;
+    unsigned number;
 };
 
 /* A worker that dies without closing: its reader slot stays taken until
@@ -249,9 +190,7 @@ static void test_children_leave_parent_reader_alone(void **state)
         assert_int_equal(check_read(c, "from-parent", "parent-value"), 0);
         assert_int_equal(read_round(c, "child", nc.number), 0);
     }
-    shmc_info info;
-    tu_assert_rc(shmc_info_get(c, &info), 0);
-    assert_in_range(info.readers_used, 1, READERS_BOUND);
+    assert_in_range(tu_info(c).readers_used, 1, READERS_BOUND);
     shmc_close(c);
 }
 
@@ -259,7 +198,7 @@ static void test_children_leave_parent_reader_alone(void **state)
 
 struct prefork {
     shmc_cache *c;
-    int ops;
+    unsigned ops;
 };
 
 static int worker(void *arg, int child)
@@ -268,7 +207,7 @@ static int worker(void *arg, int child)
     char who[32];
     snprintf(who, sizeof who, "worker-%d", child);
     int failed = check_read(p->c, "from-parent", "parent-value");
-    for (int op = 0; op < p->ops && !failed; op++)
+    for (unsigned op = 0; op < p->ops && !failed; op++)
         failed = write_round(p->c, who, op) || read_round(p->c, who, op);
     shmc_close(p->c);
     return failed;
@@ -278,12 +217,12 @@ static void test_prefork_workers(void **state)
 {
     enum { WORKERS = 4 };
     struct prefork p = {.c = open_with_active_reader(*state),
-                        .ops = scaled(2000)};
+                        .ops = tu_scaled(2000)};
     char who[32];
     tu_run_children(WORKERS, worker, &p, CHILD_TIMEOUT_S);
     for (int w = 0; w < WORKERS; w++) {
         snprintf(who, sizeof who, "worker-%d", w);
-        for (int op = 0; op < p.ops; op++)
+        for (unsigned op = 0; op < p.ops; op++)
             assert_int_equal(read_round(p.c, who, op), 0);
     }
     assert_int_equal(check_read(p.c, "from-parent", "parent-value"), 0);
@@ -308,6 +247,8 @@ static int child_forks_grandchild(void *arg, int child)
     if (check_read(c, "from-parent", "parent-value") ||
         check_set(c, "from-child", "child-value"))
         return 1;
+    /* Not tu_fork, which fails the test: this is a child, and its crash
+     * signals, reset by tu_run_children, are the grandchild's too. */
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "fork: %s\n", strerror(errno));
@@ -315,7 +256,7 @@ static int child_forks_grandchild(void *arg, int child)
     }
     if (pid == 0)
         _exit(grandchild(c));
-    int failed = reap(pid) ||
+    int failed = tu_wait_child(pid, CHILD_TIMEOUT_S) ||
                  check_read(c, "from-grandchild", "grandchild-value") ||
                  check_read(c, "from-child", "child-value");
     shmc_close(c);
@@ -453,7 +394,7 @@ static int child_closes_unused_handle(void *arg, int child)
 static int child_opens_and_reads(void *arg, int child)
 {
     const struct tu_dir *d = arg;
-    shmc_opts opts = {.map_size = 16u << 20};
+    shmc_opts opts = {.map_size = TU_MAP_SIZE};
     shmc_cache *c;
     (void)child;
     int rc = shmc_open(&c, d->inst, &opts);
@@ -528,23 +469,14 @@ static void test_child_execs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(
-            test_child_uses_handle_opened_before_fork, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_parent_and_child_interleave,
-                                        make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(
-            test_children_leave_parent_reader_alone, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_prefork_workers, make_dir,
-                                        remove_dir),
-        cmocka_unit_test_setup_teardown(test_grandchild, make_dir,
-                                        remove_dir),
-        cmocka_unit_test_setup_teardown(
-            test_two_handles_share_environment_in_child, make_dir,
-            remove_dir),
-        cmocka_unit_test_setup_teardown(test_close_unused_handle_in_child,
-                                        make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_child_execs, make_dir,
-                                        remove_dir),
+        tu_test_in_dir(test_child_uses_handle_opened_before_fork),
+        tu_test_in_dir(test_parent_and_child_interleave),
+        tu_test_in_dir(test_children_leave_parent_reader_alone),
+        tu_test_in_dir(test_prefork_workers),
+        tu_test_in_dir(test_grandchild),
+        tu_test_in_dir(test_two_handles_share_environment_in_child),
+        tu_test_in_dir(test_close_unused_handle_in_child),
+        tu_test_in_dir(test_child_execs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

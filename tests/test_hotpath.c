@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* AddressSanitizer brings its own malloc: the wrappers below would fight
@@ -35,27 +34,6 @@
 
 #define READS 10000
 #define CHILD_TIMEOUT_S 20
-
-static int under_valgrind(void)
-{
-    return getenv("SHMC_TEST_UNDER_VALGRIND") != NULL;
-}
-
-static int make_dir(void **state)
-{
-    struct tu_dir *d = malloc(sizeof *d);
-    assert_non_null(d);
-    tu_dir_make(d);
-    *state = d;
-    return 0;
-}
-
-static int remove_dir(void **state)
-{
-    tu_dir_remove(*state);
-    free(*state);
-    return 0;
-}
 
 /* ---- what is read ------------------------------------------------------ */
 
@@ -195,7 +173,7 @@ void free(void *p)
 static void test_reads_allocate_nothing(void **state)
 {
     /* Valgrind replaces the allocator behind these wrappers. */
-    if (under_valgrind())
+    if (tu_under_valgrind())
         skip();
     shmc_cache *c = tu_open(*state, NULL);
     store_entries(c);
@@ -338,36 +316,17 @@ static int read_report(int fd, struct trap_report *r)
     return n == 1 && read(fd, r, sizeof *r) == (ssize_t)sizeof *r;
 }
 
-static void assert_child_exits_0(pid_t pid)
-{
-    uint64_t deadline = tu_now_ns() + CHILD_TIMEOUT_S * 1000000000ull;
-    int status;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (tu_now_ns() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            fail_msg("child still running after %d s", CHILD_TIMEOUT_S);
-        }
-        tu_sleep_ms(2);
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fail_msg("child: %s %d", WIFEXITED(status) ? "exit" : "signal",
-                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-}
-
 static void test_reads_make_no_syscall(void **state)
 {
     /* Valgrind runs system calls on the program's behalf. */
-    if (under_valgrind())
+    if (tu_under_valgrind())
         skip();
     shmc_cache *c = tu_open(*state, NULL);
     int fds[2];
     struct trap_report r;
     store_entries(c);
     assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    if (pid < 0)
-        fail_msg("fork: %s", strerror(errno));
+    pid_t pid = tu_fork();
     if (pid == 0) {
         close(fds[0]);
         _exit(report_read_syscalls(c, fds[1]));
@@ -375,7 +334,7 @@ static void test_reads_make_no_syscall(void **state)
     close(fds[1]);
     int reported = read_report(fds[0], &r);
     close(fds[0]);
-    assert_child_exits_0(pid);
+    assert_int_equal(tu_wait_child(pid, CHILD_TIMEOUT_S), 0);
     shmc_close(c);
     assert_true(reported);
     assert_int_equal(r.wrong_reads, 0);
@@ -406,10 +365,8 @@ static void test_reads_make_no_syscall(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_reads_allocate_nothing, make_dir,
-                                        remove_dir),
-        cmocka_unit_test_setup_teardown(test_reads_make_no_syscall, make_dir,
-                                        remove_dir),
+        tu_test_in_dir(test_reads_allocate_nothing),
+        tu_test_in_dir(test_reads_make_no_syscall),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -130,30 +130,6 @@ static void bad_key_lengths_are_refused(void **state)
 
 /* ---- through the public API ------------------------------------------ */
 
-struct fixture {
-    struct tu_dir dir;
-    shmc_cache *c;
-};
-
-static int open_instance(void **state)
-{
-    struct fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    tu_dir_make(&f->dir);
-    f->c = tu_open(&f->dir, NULL);
-    *state = f;
-    return 0;
-}
-
-static int close_instance(void **state)
-{
-    struct fixture *f = *state;
-    shmc_close(f->c);
-    tu_dir_remove(&f->dir);
-    free(f);
-    return 0;
-}
-
 static struct shmc__instance *instance_of(shmc_cache *c)
 {
     struct shmc__instance *inst = NULL;
@@ -198,7 +174,7 @@ static int hashed_record_key_is(shmc_cache *c,
 
 static void long_keys_round_trip(void **state)
 {
-    struct fixture *f = *state;
+    struct tu_cache *f = *state;
     static const size_t lens[] = {SHMC__MAX_DIRECT_KEY + 1, 600, 4096,
                                   SHMC_MAX_KEY_LEN};
     for (unsigned i = 0; i < sizeof lens / sizeof lens[0]; i++) {
@@ -222,7 +198,7 @@ static void long_keys_round_trip(void **state)
 
 static void long_keys_with_a_shared_prefix_stay_apart(void **state)
 {
-    struct fixture *f = *state;
+    struct tu_cache *f = *state;
     const size_t len = 601;
     unsigned char *a = long_key(len, 20);
     unsigned char *b = long_key(len, 20);
@@ -243,7 +219,7 @@ static void long_keys_with_a_shared_prefix_stay_apart(void **state)
 /* A short key whose bytes equal a long key's digest is a different key. */
 static void short_key_equal_to_a_digest_is_another_key(void **state)
 {
-    struct fixture *f = *state;
+    struct tu_cache *f = *state;
     const size_t len = 700;
     unsigned char *long_k = long_key(len, 30);
     unsigned char digest[SHMC__DIGEST_LEN];
@@ -327,7 +303,7 @@ static void assert_collision_is_a_miss(shmc_cache *c, const void *key,
 
 static void collision_with_same_length_key_is_a_miss(void **state)
 {
-    struct fixture *f = *state;
+    struct tu_cache *f = *state;
     const size_t len = 800;
     unsigned char *a = long_key(len, 40);
     unsigned char *b = long_key(len, 40);
@@ -344,7 +320,7 @@ static void collision_with_same_length_key_is_a_miss(void **state)
  * spell the looked-up key: only the lengths tell them apart. */
 static void collision_with_prefix_key_is_a_miss(void **state)
 {
-    struct fixture *f = *state;
+    struct tu_cache *f = *state;
     const size_t len = 800;
     unsigned char *a = long_key(len, 50);
     plant_collision(f->c, a, len, a, len - 1, a + len - 1, 1);
@@ -360,19 +336,11 @@ int main(void)
         cmocka_unit_test(limit_follows_max_direct),
         cmocka_unit_test(different_long_keys_get_different_digests),
         cmocka_unit_test(bad_key_lengths_are_refused),
-        cmocka_unit_test_setup_teardown(long_keys_round_trip, open_instance,
-                                        close_instance),
-        cmocka_unit_test_setup_teardown(
-            long_keys_with_a_shared_prefix_stay_apart, open_instance,
-            close_instance),
-        cmocka_unit_test_setup_teardown(
-            short_key_equal_to_a_digest_is_another_key, open_instance,
-            close_instance),
-        cmocka_unit_test_setup_teardown(
-            collision_with_same_length_key_is_a_miss, open_instance,
-            close_instance),
-        cmocka_unit_test_setup_teardown(collision_with_prefix_key_is_a_miss,
-                                        open_instance, close_instance),
+        tu_test_with_cache(long_keys_round_trip),
+        tu_test_with_cache(long_keys_with_a_shared_prefix_stay_apart),
+        tu_test_with_cache(short_key_equal_to_a_digest_is_another_key),
+        tu_test_with_cache(collision_with_same_length_key_is_a_miss),
+        tu_test_with_cache(collision_with_prefix_key_is_a_miss),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

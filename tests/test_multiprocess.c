@@ -527,23 +527,6 @@ static void assert_run_exercised(const struct history *h)
             fail_msg("not one %s in the whole run", kind_names[k]);
 }
 
-static int setup_dir(void **state)
-{
-    struct tu_dir *d = malloc(sizeof *d);
-    if (!d)
-        return -1;
-    tu_dir_make(d);
-    *state = d;
-    return 0;
-}
-
-static int teardown_dir(void **state)
-{
-    tu_dir_remove(*state);
-    free(*state);
-    return 0;
-}
-
 static void test_random_ops_stay_consistent(void **state)
 {
     /* A reader descheduled inside its read pins every page the writers
@@ -553,8 +536,7 @@ static void test_random_ops_stay_consistent(void **state)
     struct run run = {
         .c = tu_open(*state, &opts),
         .h = history_share(),
-        .duration_ns = getenv("SHMC_TEST_UNDER_VALGRIND") ? 1000000000ull
-                                                          : 3000000000ull,
+        .duration_ns = tu_under_valgrind() ? 1000000000ull : 3000000000ull,
     };
     prepopulate_stable_keys(run.c, &run.h->logs[PARENT_WRITER]);
     tu_run_children(WORKERS, worker, &run, CHILD_TIMEOUT_S);
@@ -690,8 +672,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_checker_accepts_consistent_history),
         cmocka_unit_test(test_checker_reports_planted_faults),
-        cmocka_unit_test_setup_teardown(test_random_ops_stay_consistent,
-                                        setup_dir, teardown_dir),
+        tu_test_in_dir(test_random_ops_stay_consistent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

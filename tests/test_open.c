@@ -34,6 +34,8 @@ static const shmc_opts small_opts = {.map_size = SMALL_MAP};
 static const char *const instance_files[] = {SHMC__CONTROL_NAME, "data.mdb",
                                              "lock.mdb"};
 #define INSTANCE_FILES (sizeof instance_files / sizeof instance_files[0])
+/* For a child that opens an instance once or twice. */
+#define ONE_CHILD_TIMEOUT_S (tu_under_valgrind() ? 120 : 20)
 
 /* What a test may change in the process, restored by the teardown even
  * when the test fails half-way. */
@@ -72,11 +74,6 @@ static int fixture_teardown(void **state)
     tu_dir_remove(&f->d);
     free(f);
     return rc;
-}
-
-static int under_valgrind(void)
-{
-    return getenv("SHMC_TEST_UNDER_VALGRIND") != NULL;
 }
 
 /* dir/name in buf, which has room for PATH_MAX bytes. */
@@ -214,13 +211,6 @@ static void assert_value(shmc_cache *c, const char *key, const char *want)
     tu_assert_rc(check_value(c, key, want), 0);
 }
 
-static shmc_info info_of(shmc_cache *c)
-{
-    shmc_info info;
-    tu_assert_rc(shmc_info_get(c, &info), 0);
-    return info;
-}
-
 /* An instance holding one entry, closed again: what the corruption tests
  * damage before opening it once more. */
 static void make_closed_instance(const char *inst)
@@ -232,22 +222,12 @@ static void make_closed_instance(const char *inst)
 
 /* ---- children -------------------------------------------------------- */
 
+/* A child the test itself kills or reaps, unlike tu_run_children's. */
 static pid_t spawn(tu_child_fn fn, void *arg)
 {
-    static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE,
-                                        SIGSYS};
-    pid_t pid = fork();
-    if (pid < 0)
-        fail_msg("fork: %s", strerror(errno));
-    if (pid == 0) {
-        /* cmocka's handlers would unwind a crashing child into its copy of
-         * the runner (which would tear down the parent's directory and run
-         * the remaining tests): let it die of the signal instead. */
-        for (size_t i = 0; i < sizeof crash_signals / sizeof *crash_signals;
-             i++)
-            signal(crash_signals[i], SIG_DFL);
+    pid_t pid = tu_fork();
+    if (pid == 0)
         _exit(fn(arg, 0));
-    }
     return pid;
 }
 
@@ -267,15 +247,6 @@ static void wait_for_progress(pid_t *child, _Atomic unsigned *progress,
             fail_msg("timed out waiting for %s", what);
         tu_sleep_ms(1);
     }
-}
-
-static void reap_exit_ok(pid_t *child)
-{
-    int status;
-    assert_int_equal(waitpid(*child, &status, 0), *child);
-    *child = 0;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fail_msg("child ended with status 0x%x", status);
 }
 
 static struct passwd nobody_user(void)
@@ -466,14 +437,14 @@ static void test_creation_options_persist(void **state)
     const shmc_opts other = {.map_size = 4 * SMALL_MAP, .max_readers = 2000};
 
     shmc_cache *c = open_ok(f->d.inst, &create);
-    shmc_info first = info_of(c);
+    shmc_info first = tu_info(c);
     shmc_close(c);
     assert_int_equal(first.map_size, SMALL_MAP);
     /* Only then can the reopen below tell which value it got. */
     assert_true(first.max_readers < other.max_readers);
 
     c = open_ok(f->d.inst, &other);
-    shmc_info again = info_of(c);
+    shmc_info again = tu_info(c);
     shmc_close(c);
     assert_int_equal(again.map_size, SMALL_MAP);
     assert_int_equal(again.max_readers, first.max_readers);
@@ -490,7 +461,7 @@ static void test_map_size_below_minimum(void **state)
 
     const shmc_opts smallest = {.map_size = MIN_MAP};
     shmc_cache *c = open_ok(f->d.inst, &smallest);
-    assert_int_equal(info_of(c).map_size, MIN_MAP);
+    assert_int_equal(tu_info(c).map_size, MIN_MAP);
     shmc_close(c);
 }
 
@@ -574,20 +545,20 @@ static void test_two_opens_share(void **state)
     shmc_cache *a = open_ok(f->d.inst, &small_opts);
     put(a, "from-a", "1");
     assert_value(a, "from-a", "1");
-    unsigned readers = info_of(a).readers_used;
+    unsigned readers = tu_info(a).readers_used;
 
     shmc_cache *b = open_ok(f->d.inst, &small_opts);
     assert_value(b, "from-a", "1");
     put(b, "from-b", "2");
     assert_value(a, "from-b", "2");
-    assert_int_equal(info_of(b).readers_used, readers);
-    assert_int_equal(info_of(a).readers_used, readers);
+    assert_int_equal(tu_info(b).readers_used, readers);
+    assert_int_equal(tu_info(a).readers_used, readers);
 
     shmc_close(a);
     assert_value(b, "from-a", "1");
     put(b, "after-close", "3");
     assert_value(b, "after-close", "3");
-    assert_int_equal(info_of(b).readers_used, readers);
+    assert_int_equal(tu_info(b).readers_used, readers);
     shmc_close(b);
 }
 
@@ -599,16 +570,16 @@ static void test_two_spellings_share(void **state)
     shmc_cache *absolute = open_ok(f->d.inst, &small_opts);
     put(absolute, "k", "shared");
     assert_value(absolute, "k", "shared");
-    unsigned readers = info_of(absolute).readers_used;
+    unsigned readers = tu_info(absolute).readers_used;
 
     shmc_cache *trailing = open_ok(slash, &small_opts);
     assert_value(trailing, "k", "shared");
-    assert_int_equal(info_of(trailing).readers_used, readers);
+    assert_int_equal(tu_info(trailing).readers_used, readers);
 
     assert_int_equal(chdir(f->d.root), 0);
     shmc_cache *dotted = open_ok("./inst", &small_opts);
     assert_value(dotted, "k", "shared");
-    assert_int_equal(info_of(dotted).readers_used, readers);
+    assert_int_equal(tu_info(dotted).readers_used, readers);
 
     shmc_close(absolute);
     shmc_close(trailing);
@@ -745,7 +716,7 @@ static void test_instance_dir_of_another_uid(void **state)
     make_dir(path_in(fo.own, f->d.root, "nobodys"), 0700);
     assert_int_equal(chown(fo.own, fo.uid, fo.gid), 0);
 
-    tu_run_children(1, open_as_other_uid, &fo, under_valgrind() ? 120 : 20);
+    tu_run_children(1, open_as_other_uid, &fo, ONE_CHILD_TIMEOUT_S);
 }
 
 static void test_parent_writable_by_others(void **state)
@@ -890,7 +861,7 @@ static void test_group_member_of_another_uid(void **state)
     shmc_cache *c = open_ok(f->d.inst, &opts);
     put(c, "k", "from root");
     shmc_close(c);
-    tu_run_children(1, open_as_group_member, &gm, under_valgrind() ? 120 : 20);
+    tu_run_children(1, open_as_group_member, &gm, ONE_CHILD_TIMEOUT_S);
 
     c = open_ok(f->d.inst, &opts);
     assert_value(c, "k", "member");
@@ -981,7 +952,7 @@ static void test_magic_zero_reinitialises(void **state)
 
     shmc_cache *c = open_ok(f->d.inst, &small_opts);
     assert_value(c, "survivor", "still here");
-    assert_int_equal(info_of(c).entries, 1);
+    assert_int_equal(tu_info(c).entries, 1);
     control_read(f->d.inst, offsetof(struct shmc__control_header, magic),
                  &magic, sizeof magic);
     assert_true(magic == SHMC__CONTROL_MAGIC);
@@ -1103,15 +1074,15 @@ static int racer(void *arg, int index)
 static void test_many_processes_create_at_once(void **state)
 {
     struct fixture *f = *state;
-    int rounds = under_valgrind() ? 1 : 5;
-    struct race r = {.racers = under_valgrind() ? 8 : 32};
-    for (int round = 0; round < rounds; round++) {
+    unsigned rounds = tu_scaled(5);
+    struct race r = {.racers = tu_under_valgrind() ? 8 : 32};
+    for (unsigned round = 0; round < rounds; round++) {
         char dir[PATH_MAX], name[32];
-        snprintf(name, sizeof name, "round-%d", round);
+        snprintf(name, sizeof name, "round-%u", round);
         /* The parent directory is new too: the racers create it as well. */
         path_in(dir, f->d.root, name);
         path_in(r.inst, dir, "inst");
-        tu_run_children(r.racers, racer, &r, under_valgrind() ? 300 : 20);
+        tu_run_children(r.racers, racer, &r, tu_under_valgrind() ? 300 : 20);
 
         shmc_cache *c = open_ok(r.inst, &small_opts);
         for (int i = 0; i < r.racers; i++) {
@@ -1119,7 +1090,7 @@ static void test_many_processes_create_at_once(void **state)
             racer_pair(i, key, val);
             assert_value(c, key, val);
         }
-        assert_int_equal(info_of(c).entries, (uint64_t)r.racers);
+        assert_int_equal(tu_info(c).entries, (uint64_t)r.racers);
         shmc_close(c);
     }
 }
@@ -1205,8 +1176,8 @@ static void test_killed_process_does_not_block_opens(void **state)
     f->kids[0] = spawn(holder, k);
     wait_for_progress(&f->kids[0], &k->holder_ready, 1, "the holder");
     f->kids[1] = spawn(victim, k);
-    wait_for_progress(&f->kids[1], &k->committed, under_valgrind() ? 10 : 200,
-                      "the victim's sets");
+    wait_for_progress(&f->kids[1], &k->committed,
+                      tu_under_valgrind() ? 10 : 200, "the victim's sets");
     assert_int_equal(kill(f->kids[1], SIGKILL), 0);
     int status;
     assert_int_equal(waitpid(f->kids[1], &status, 0), f->kids[1]);
@@ -1227,11 +1198,13 @@ static void test_killed_process_does_not_block_opens(void **state)
     /* The holder's slot and one more: the victim's, freed by the open and
      * taken again by this process. A slot kept for the dead victim would
      * have made this one more. */
-    assert_int_equal(info_of(c).readers_used, atomic_load(&k->victim_readers));
+    assert_int_equal(tu_info(c).readers_used, atomic_load(&k->victim_readers));
     shmc_close(c);
 
     atomic_store(&k->release_holder, 1);
-    reap_exit_ok(&f->kids[0]);
+    pid_t holder_pid = f->kids[0];
+    f->kids[0] = 0;
+    assert_int_equal(tu_wait_child(holder_pid, ONE_CHILD_TIMEOUT_S), 0);
     tu_unshare(k, sizeof *k);
 }
 

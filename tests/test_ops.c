@@ -7,32 +7,9 @@
 
 #include "testutil.h"
 
-struct fixture {
-    struct tu_dir dir;
-    shmc_cache *c;
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof *f);
-    tu_dir_make(&f->dir);
-    f->c = tu_open(&f->dir, NULL);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    shmc_close(f->c);
-    tu_dir_remove(&f->dir);
-    free(f);
-    return 0;
-}
-
 static shmc_cache *cache(void **state)
 {
-    return ((struct fixture *)*state)->c;
+    return ((struct tu_cache *)*state)->c;
 }
 
 /* Read key into a buffer and compare with want (NULL: expect a miss). */
@@ -288,11 +265,9 @@ static void test_del(void **state)
     /* An expired entry: nothing live went, but the record is removed. */
     tu_assert_rc(shmc_set(c, "e", 1, "v", 1, 10), 0);
     tu_sleep_ms(30);
-    shmc_info before, after;
-    tu_assert_rc(shmc_info_get(c, &before), 0);
+    uint64_t entries_before = tu_info(c).entries;
     tu_assert_rc(shmc_del(c, "e", 1), SHMC_ENOTFOUND);
-    tu_assert_rc(shmc_info_get(c, &after), 0);
-    assert_int_equal(after.entries, before.entries - 1);
+    assert_int_equal(tu_info(c).entries, entries_before - 1);
 }
 
 static void test_mset_mdel(void **state)
@@ -361,9 +336,7 @@ static void test_del_prefix(void **state)
     len = sizeof buf;
     tu_assert_rc(shmc_get(c, key, sizeof key, buf, &len, NULL, 0),
                  SHMC_ENOTFOUND);
-    shmc_info info;
-    tu_assert_rc(shmc_info_get(c, &info), 0);
-    assert_int_equal(info.entries, 3);
+    assert_int_equal(tu_info(c).entries, 3);
 
     tu_assert_rc(shmc_del_prefix(c, "nothing", 7, &deleted), 0);
     assert_int_equal(deleted, 0);
@@ -379,9 +352,7 @@ static void test_clear(void **state)
     tu_assert_rc(shmc_set(c, longkey, sizeof longkey, "v", 1, 0), 0);
     tu_assert_rc(shmc_clear(c), 0);
     check_value(c, "a", NULL);
-    shmc_info info;
-    tu_assert_rc(shmc_info_get(c, &info), 0);
-    assert_int_equal(info.entries, 0);
+    assert_int_equal(tu_info(c).entries, 0);
     /* The cache goes on working after a clear. */
     tu_assert_rc(shmc_set(c, "a", 1, "again", 5, 0), 0);
     check_value(c, "a", "again");
@@ -414,9 +385,7 @@ static void test_bad_arguments(void **state)
 static void test_value_too_big(void **state)
 {
     shmc_cache *c = cache(state);
-    shmc_info info;
-    tu_assert_rc(shmc_info_get(c, &info), 0);
-    size_t big = (size_t)info.map_size / 2 + 1;
+    size_t big = (size_t)tu_info(c).map_size / 2 + 1;
     char *val = calloc(1, big);
     assert_non_null(val);
     tu_assert_rc(shmc_set(c, "big", 3, val, big, 0), SHMC_ETOOBIG);
@@ -428,11 +397,8 @@ static void test_value_too_big(void **state)
 
 static void test_full_map(void **state)
 {
-    (void)state;
-    struct tu_dir d;
-    tu_dir_make(&d);
     shmc_opts small = {.map_size = 1u << 20};
-    shmc_cache *c = tu_open(&d, &small);
+    shmc_cache *c = tu_open(*state, &small);
     char key[32], val[4000];
     memset(val, 'v', sizeof val);
     int rc = 0, i;
@@ -452,31 +418,28 @@ static void test_full_map(void **state)
     assert_int_equal(deleted, (size_t)(i - 1));
     tu_assert_rc(shmc_set(c, "after", 5, val, sizeof val, 0), 0);
     shmc_close(c);
-    tu_dir_remove(&d);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-        T(test_get_copies_into_buffer),
-        T(test_get_alloc_and_free),
-        T(test_get_view_zero_copy),
-        T(test_meta_and_versions),
-        T(test_ttl_expires),
-        T(test_stale_window),
-        T(test_absolute_expiry),
-        T(test_add_only_if_absent),
-        T(test_compare_and_set),
-        T(test_touch),
-        T(test_del),
-        T(test_mset_mdel),
-        T(test_del_prefix),
-        T(test_clear),
-        T(test_bad_arguments),
-        T(test_value_too_big),
-        cmocka_unit_test(test_full_map),
-#undef T
+        tu_test_with_cache(test_get_copies_into_buffer),
+        tu_test_with_cache(test_get_alloc_and_free),
+        tu_test_with_cache(test_get_view_zero_copy),
+        tu_test_with_cache(test_meta_and_versions),
+        tu_test_with_cache(test_ttl_expires),
+        tu_test_with_cache(test_stale_window),
+        tu_test_with_cache(test_absolute_expiry),
+        tu_test_with_cache(test_add_only_if_absent),
+        tu_test_with_cache(test_compare_and_set),
+        tu_test_with_cache(test_touch),
+        tu_test_with_cache(test_del),
+        tu_test_with_cache(test_mset_mdel),
+        tu_test_with_cache(test_del_prefix),
+        tu_test_with_cache(test_clear),
+        tu_test_with_cache(test_bad_arguments),
+        tu_test_with_cache(test_value_too_big),
+        tu_test_in_dir(test_full_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

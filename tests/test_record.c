@@ -514,7 +514,7 @@ static int consistent(const unsigned char *buf, size_t len,
 static void random_bytes_never_decode_inconsistently(void **state)
 {
     (void)state;
-    unsigned rounds = getenv("SHMC_TEST_UNDER_VALGRIND") ? 20000 : 200000;
+    unsigned rounds = tu_scaled(200000);
     uint64_t seed = 0x5eed5eed1234abcdu;
     unsigned accepted = 0, rejected = 0;
     for (unsigned i = 0; i < rounds; i++) {
@@ -550,30 +550,6 @@ static void random_bytes_never_decode_inconsistently(void **state)
 
 /* ---- versions (shmc__control_next_version) --------------------------- */
 
-struct instance_fixture {
-    struct tu_dir dir;
-    shmc_cache *c;
-};
-
-static int open_instance(void **state)
-{
-    struct instance_fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    tu_dir_make(&f->dir);
-    f->c = tu_open(&f->dir, NULL);
-    *state = f;
-    return 0;
-}
-
-static int close_instance(void **state)
-{
-    struct instance_fixture *f = *state;
-    shmc_close(f->c);
-    tu_dir_remove(&f->dir);
-    free(f);
-    return 0;
-}
-
 static struct shmc__control *control_of(shmc_cache *c)
 {
     struct shmc__instance *inst = NULL;
@@ -601,7 +577,7 @@ static uint64_t assert_increasing_at(struct shmc__control *ctl,
 
 static void versions_increase_and_tell_the_write_time(void **state)
 {
-    struct instance_fixture *f = *state;
+    struct tu_cache *f = *state;
     struct shmc__control *ctl = control_of(f->c);
     const uint64_t start = shmc_now_ms();
     assert_true(shmc__version_time(atomic_load(&ctl->hdr->last_version)) <
@@ -679,11 +655,11 @@ static int compare_u64(const void *a, const void *b)
  * ones: concurrent writers in different processes never share one. */
 static void versions_are_unique_across_processes(void **state)
 {
-    struct instance_fixture *f = *state;
+    struct tu_cache *f = *state;
     struct version_run run = {
         .c = f->c,
         .floor = shmc__control_next_version(control_of(f->c), shmc_now_ms()),
-        .per_child = getenv("SHMC_TEST_UNDER_VALGRIND") ? 2000 : 20000,
+        .per_child = tu_scaled(20000),
     };
     const size_t n = (size_t)VERSION_CHILDREN * run.per_child;
     run.versions = tu_shared(n * sizeof *run.versions);
@@ -724,11 +700,8 @@ int main(void)
         cmocka_unit_test(freshness_boundaries),
         cmocka_unit_test(max_time_never_passes),
         cmocka_unit_test(random_bytes_never_decode_inconsistently),
-        cmocka_unit_test_setup_teardown(
-            versions_increase_and_tell_the_write_time, open_instance,
-            close_instance),
-        cmocka_unit_test_setup_teardown(versions_are_unique_across_processes,
-                                        open_instance, close_instance),
+        tu_test_with_cache(versions_increase_and_tell_the_write_time),
+        tu_test_with_cache(versions_are_unique_across_processes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

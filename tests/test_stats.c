@@ -20,29 +20,6 @@
 #define PAST_SHORT_TTL_MS 150u
 #define LONG_STALE_MS 600000u
 
-static int setup(void **state)
-{
-    struct tu_dir *d = malloc(sizeof *d);
-    if (!d)
-        return -1;
-    tu_dir_make(d);
-    *state = d;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    tu_dir_remove(*state);
-    free(*state);
-    return 0;
-}
-
-/* Calls in a loop are scaled down under valgrind; assertions are not. */
-static unsigned scaled(unsigned n)
-{
-    return getenv("SHMC_TEST_UNDER_VALGRIND") ? (n + 9) / 10 : n;
-}
-
 static void expect_stats(shmc_cache *c, shmc_stats want)
 {
     shmc_stats got;
@@ -306,7 +283,7 @@ static int counting_child(void *arg, int i)
 
 static void test_counters_sum_across_processes(void **state)
 {
-    struct counting_run run = {open_roomy(state), scaled(100)};
+    struct counting_run run = {open_roomy(state), tu_scaled(100)};
     tu_run_children(STATS_CHILDREN, counting_child, &run, CHILD_TIMEOUT_S);
     expect_stats(run.c, stats_of_workers(STATS_CHILDREN, run.scale));
     shmc_close(run.c);
@@ -332,7 +309,7 @@ static void *counting_thread(void *arg)
  * processes whose pids pick the same shard do: no add may be lost. */
 static void test_shared_shard_loses_no_count(void **state)
 {
-    struct counting_run run = {open_roomy(state), scaled(1000)};
+    struct counting_run run = {open_roomy(state), tu_scaled(1000)};
     struct counting_thread threads[SHARD_THREADS];
     pthread_barrier_t start;
     assert_int_equal(pthread_barrier_init(&start, NULL, SHARD_THREADS), 0);
@@ -386,19 +363,12 @@ static void test_clear_keeps_counters(void **state)
     shmc_close(c);
 }
 
-static shmc_info info_of(shmc_cache *c)
-{
-    shmc_info info;
-    tu_assert_rc(shmc_info_get(c, &info), 0);
-    return info;
-}
-
 static void test_info_reports_map_and_entries(void **state)
 {
     const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
     const shmc_opts opts = {.map_size = (8u << 20) + 1, .max_readers = 200};
     shmc_cache *c = tu_open(*state, &opts);
-    shmc_info info = info_of(c);
+    shmc_info info = tu_info(c);
     assert_int_equal(info.layout_version, SHMC__LAYOUT_VERSION);
     assert_int_equal(info.map_size, (8u << 20) + page);
     assert_int_equal(info.max_readers, 200);
@@ -416,7 +386,7 @@ static void test_info_reports_map_and_entries(void **state)
         tu_assert_rc(shmc_set(c, key, (size_t)klen, value, BIG_VALUE, 0), 0);
     }
     free(value);
-    info = info_of(c);
+    info = tu_info(c);
     assert_int_equal(info.entries, BIG_VALUES);
     assert_true(info.map_used >= used_empty + BIG_VALUES * BIG_VALUE);
     assert_true(info.map_used <= info.map_size);
@@ -425,10 +395,10 @@ static void test_info_reports_map_and_entries(void **state)
     put_ex(c, "expired", 1, 0);
     tu_sleep_ms(PAST_SHORT_TTL_MS);
     tu_assert_rc(get(c, "expired", 0), SHMC_ENOTFOUND);
-    assert_int_equal(info_of(c).entries, BIG_VALUES + 1);
+    assert_int_equal(tu_info(c).entries, BIG_VALUES + 1);
     tu_assert_rc(shmc_del(c, "big0", 4), 0);
-    assert_int_equal(info_of(c).entries, BIG_VALUES);
-    info = info_of(c);
+    assert_int_equal(tu_info(c).entries, BIG_VALUES);
+    info = tu_info(c);
     assert_true(info.readers_used >= 1 &&
                 info.readers_used <= info.max_readers);
     shmc_close(c);
@@ -436,20 +406,18 @@ static void test_info_reports_map_and_entries(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_new_instance_counts_nothing),
-        T(test_hits_and_misses),
-        T(test_stale_hits),
-        T(test_expired_reads_are_misses_and_expired),
-        T(test_sets_count_entries_stored),
-        T(test_deletes_count_live_entries_only),
-        T(test_counters_sum_across_processes),
-        T(test_shared_shard_loses_no_count),
-        T(test_counters_survive_reopen),
-        T(test_clear_keeps_counters),
-        T(test_info_reports_map_and_entries),
+        tu_test_in_dir(test_new_instance_counts_nothing),
+        tu_test_in_dir(test_hits_and_misses),
+        tu_test_in_dir(test_stale_hits),
+        tu_test_in_dir(test_expired_reads_are_misses_and_expired),
+        tu_test_in_dir(test_sets_count_entries_stored),
+        tu_test_in_dir(test_deletes_count_live_entries_only),
+        tu_test_in_dir(test_counters_sum_across_processes),
+        tu_test_in_dir(test_shared_shard_loses_no_count),
+        tu_test_in_dir(test_counters_survive_reopen),
+        tu_test_in_dir(test_clear_keeps_counters),
+        tu_test_in_dir(test_info_reports_map_and_entries),
     };
-#undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

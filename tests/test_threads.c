@@ -11,34 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TEST_MAP_SIZE (16u << 20)
-
-static int under_valgrind(void)
-{
-    return getenv("SHMC_TEST_UNDER_VALGRIND") != NULL;
-}
-
-static int scaled(int n)
-{
-    return under_valgrind() ? (n + 9) / 10 : n;
-}
-
-static int make_dir(void **state)
-{
-    struct tu_dir *d = malloc(sizeof *d);
-    assert_non_null(d);
-    tu_dir_make(d);
-    *state = d;
-    return 0;
-}
-
-static int remove_dir(void **state)
-{
-    tu_dir_remove(*state);
-    free(*state);
-    return 0;
-}
-
 static void start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
 {
     int rc = pthread_create(t, NULL, fn, arg);
@@ -104,13 +76,6 @@ static void expect_set(shmc_cache *c, const char *key, const char *val,
     if (rc)
         note_failure(f, "set \"%s\": %s: %s", key, shmc_err_name(rc),
                      shmc_last_error());
-}
-
-static unsigned readers_used(shmc_cache *c)
-{
-    shmc_info info;
-    tu_assert_rc(shmc_info_get(c, &info), 0);
-    return info.readers_used;
 }
 
 /* ---- many threads on one handle ---------------------------------------- */
@@ -237,8 +202,7 @@ static void test_threads_share_one_handle(void **state)
     shmc_cache *c = tu_open(*state, &opts);
     struct worker *workers = calloc(THREADS, sizeof *workers);
     assert_non_null(workers);
-    uint64_t deadline = tu_now_ns() + (under_valgrind() ? 100 : 1000) *
-                                          1000000ull;
+    uint64_t deadline = tu_now_ns() + tu_scaled(1000) * 1000000ull;
     for (int i = 0; i < THREADS; i++) {
         workers[i].id = i;
         workers[i].c = c;
@@ -314,10 +278,10 @@ static void test_view_callback_reads_other_keys(void **state)
 {
     shmc_cache *c = tu_open(*state, NULL);
     struct nested_read n = {.c = c};
-    int views = scaled(100);
+    unsigned views = tu_scaled(100);
     tu_assert_rc(shmc_set(c, "outer", 5, "outer-value", 11, 0), 0);
     tu_assert_rc(shmc_set(c, "inner", 5, "inner-value", 11, 0), 0);
-    for (int i = 0; i < views; i++)
+    for (unsigned i = 0; i < views; i++)
         tu_assert_rc(shmc_get_view(c, "outer", 5, 0,
                                    read_others_while_viewing, &n),
                      VIEW_RESULT);
@@ -328,7 +292,7 @@ static void test_view_callback_reads_other_keys(void **state)
      * thread's own slot and the one nested slot at a time. */
     expect_read(c, "outer", "outer-value", &n.failure);
     assert_no_failure(&n.failure, "after the views");
-    assert_in_range(readers_used(c), 1, 3);
+    assert_in_range(tu_info(c).readers_used, 1, 3);
     shmc_close(c);
 }
 
@@ -346,25 +310,32 @@ static void *read_once(void *arg)
     return NULL;
 }
 
+/* Threads started at once that each read "key" (which must hold "value")
+ * once through c and exit. */
+#define READER_BATCH 4
+
+static void read_once_in_threads(shmc_cache *c, const char *who)
+{
+    struct one_read reads[READER_BATCH];
+    pthread_t threads[READER_BATCH];
+    for (int i = 0; i < READER_BATCH; i++) {
+        reads[i] = (struct one_read){.c = c};
+        start_thread(&threads[i], read_once, &reads[i]);
+    }
+    for (int i = 0; i < READER_BATCH; i++) {
+        join_thread(threads[i]);
+        assert_no_failure(&reads[i].failure, who);
+    }
+}
+
 static void test_short_lived_threads_release_reader_slots(void **state)
 {
-    enum { BATCH = 4 };
     shmc_cache *c = tu_open(*state, NULL);
-    struct one_read reads[BATCH];
-    pthread_t threads[BATCH];
     tu_assert_rc(shmc_set(c, "key", 3, "value", 5, 0), 0);
-    for (int round = 0; round < scaled(300) / BATCH; round++) {
-        for (int i = 0; i < BATCH; i++) {
-            reads[i] = (struct one_read){.c = c};
-            start_thread(&threads[i], read_once, &reads[i]);
-        }
-        for (int i = 0; i < BATCH; i++) {
-            join_thread(threads[i]);
-            assert_no_failure(&reads[i].failure, "short-lived thread");
-        }
-    }
+    for (unsigned round = 0; round < tu_scaled(300) / READER_BATCH; round++)
+        read_once_in_threads(c, "short-lived thread");
     /* Slots still held by exited threads would count one per thread. */
-    assert_in_range(readers_used(c), 1, 8);
+    assert_in_range(tu_info(c).readers_used, 1, 8);
     shmc_close(c);
 }
 
@@ -372,20 +343,10 @@ static void test_short_lived_threads_release_reader_slots(void **state)
 
 static void test_close_after_threads_exited(void **state)
 {
-    enum { READERS = 4 };
     const struct tu_dir *d = *state;
     shmc_cache *c = tu_open(d, NULL);
-    struct one_read reads[READERS];
-    pthread_t threads[READERS];
     tu_assert_rc(shmc_set(c, "key", 3, "value", 5, 0), 0);
-    for (int i = 0; i < READERS; i++) {
-        reads[i] = (struct one_read){.c = c};
-        start_thread(&threads[i], read_once, &reads[i]);
-    }
-    for (int i = 0; i < READERS; i++) {
-        join_thread(threads[i]);
-        assert_no_failure(&reads[i].failure, "reader thread");
-    }
+    read_once_in_threads(c, "reader thread");
     struct failure f = {0};
     expect_read(c, "key", "value", &f);
     assert_no_failure(&f, "main thread");
@@ -406,7 +367,7 @@ struct own_handle {
 static void *open_read_close(void *arg)
 {
     struct own_handle *h = arg;
-    shmc_opts opts = {.map_size = TEST_MAP_SIZE};
+    shmc_opts opts = {.map_size = TU_MAP_SIZE};
     shmc_cache *c;
     int rc = shmc_open(&c, h->inst, &opts);
     if (rc) {
@@ -487,19 +448,12 @@ static void test_close_while_reader_thread_idle(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_threads_share_one_handle,
-                                        make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_view_callback_reads_other_keys,
-                                        make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(
-            test_short_lived_threads_release_reader_slots, make_dir,
-            remove_dir),
-        cmocka_unit_test_setup_teardown(test_close_after_threads_exited,
-                                        make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_thread_closes_its_own_handle,
-                                        make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_close_while_reader_thread_idle,
-                                        make_dir, remove_dir),
+        tu_test_in_dir(test_threads_share_one_handle),
+        tu_test_in_dir(test_view_callback_reads_other_keys),
+        tu_test_in_dir(test_short_lived_threads_release_reader_slots),
+        tu_test_in_dir(test_close_after_threads_exited),
+        tu_test_in_dir(test_thread_closes_its_own_handle),
+        tu_test_in_dir(test_close_while_reader_thread_idle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

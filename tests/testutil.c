@@ -39,10 +39,52 @@ void tu_dir_remove(struct tu_dir *d)
 
 shmc_cache *tu_open(const struct tu_dir *d, const shmc_opts *opts)
 {
-    shmc_opts small = {.map_size = 16u << 20};
+    shmc_opts small = {.map_size = TU_MAP_SIZE};
     shmc_cache *c = NULL;
     tu_assert_rc(shmc_open(&c, d->inst, opts ? opts : &small), 0);
     return c;
+}
+
+shmc_info tu_info(shmc_cache *c)
+{
+    shmc_info info;
+    tu_assert_rc(shmc_info_get(c, &info), 0);
+    return info;
+}
+
+int tu_setup_dir(void **state)
+{
+    struct tu_dir *d = malloc(sizeof *d);
+    assert_non_null(d);
+    tu_dir_make(d);
+    *state = d;
+    return 0;
+}
+
+int tu_teardown_dir(void **state)
+{
+    tu_dir_remove(*state);
+    free(*state);
+    return 0;
+}
+
+int tu_setup_cache(void **state)
+{
+    struct tu_cache *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    tu_dir_make(&f->dir);
+    f->c = tu_open(&f->dir, NULL);
+    *state = f;
+    return 0;
+}
+
+int tu_teardown_cache(void **state)
+{
+    struct tu_cache *f = *state;
+    shmc_close(f->c);
+    tu_dir_remove(&f->dir);
+    free(f);
+    return 0;
 }
 
 void *tu_shared(size_t size)
@@ -73,6 +115,77 @@ void tu_sleep_ms(unsigned ms)
         ;
 }
 
+int tu_under_valgrind(void)
+{
+    return getenv("SHMC_TEST_UNDER_VALGRIND") != NULL;
+}
+
+unsigned tu_scaled(unsigned n)
+{
+    return tu_under_valgrind() ? (n + 9) / 10 : n;
+}
+
+/* tu_fork's fork, which tu_run_children shares: -1 with errno on failure
+ * (the caller decides how to fail). */
+static pid_t fork_with_default_crash_signals(void)
+{
+    static const int crashes[] = {SIGSEGV, SIGBUS, SIGILL,
+                                  SIGFPE,  SIGSYS, SIGABRT};
+    pid_t pid = fork();
+    if (pid == 0)
+        for (size_t s = 0; s < sizeof crashes / sizeof crashes[0]; s++)
+            signal(crashes[s], SIG_DFL);
+    return pid;
+}
+
+pid_t tu_fork(void)
+{
+    pid_t pid = fork_with_default_crash_signals();
+    if (pid < 0)
+        fail_msg("fork: %s", strerror(errno));
+    return pid;
+}
+
+/* tu_wait_child with a deadline on the tu_now_ns() clock, so that children
+ * started together share one; timeout_s is for the message. */
+static int wait_child_until(pid_t pid, uint64_t deadline_ns, int timeout_s)
+{
+    int status;
+    pid_t got;
+    while ((got = waitpid(pid, &status, WNOHANG)) == 0 ||
+           (got < 0 && errno == EINTR)) {
+        if (tu_now_ns() > deadline_ns) {
+            kill(pid, SIGKILL);
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+            fprintf(stderr, "child %d still running after %d s: killed\n",
+                    (int)pid, timeout_s);
+            return 1;
+        }
+        tu_sleep_ms(2);
+    }
+    if (got < 0) {
+        fprintf(stderr, "waitpid %d: %s\n", (int)pid, strerror(errno));
+        return 1;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    fprintf(stderr, "child %d: %s %d\n", (int)pid,
+            WIFEXITED(status) ? "exit" : "signal",
+            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    return 1;
+}
+
+static uint64_t deadline_after(int timeout_s)
+{
+    return tu_now_ns() + (uint64_t)timeout_s * 1000000000u;
+}
+
+int tu_wait_child(pid_t pid, int timeout_s)
+{
+    return wait_child_until(pid, deadline_after(timeout_s), timeout_s);
+}
+
 void tu_run_children(int n, tu_child_fn fn, void *arg, int timeout_s)
 {
     _Atomic int *go = tu_shared(sizeof *go);
@@ -80,16 +193,17 @@ void tu_run_children(int n, tu_child_fn fn, void *arg, int timeout_s)
     assert_non_null(pids);
     atomic_store(go, 0);
     for (int i = 0; i < n; i++) {
-        pids[i] = fork();
-        if (pids[i] < 0)
-            fail_msg("fork: %s", strerror(errno));
+        pids[i] = fork_with_default_crash_signals();
+        if (pids[i] < 0) {
+            int fork_errno = errno;
+            /* Those already forked would wait for the barrier forever. */
+            for (int j = 0; j < i; j++) {
+                kill(pids[j], SIGKILL);
+                waitpid(pids[j], NULL, 0);
+            }
+            fail_msg("fork: %s", strerror(fork_errno));
+        }
         if (pids[i] == 0) {
-            /* cmocka catches these to report a crash and go on with the
-             * next test: in a child that would run the parent's tests. */
-            static const int crashes[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE,
-                                          SIGSYS, SIGABRT};
-            for (size_t s = 0; s < sizeof crashes / sizeof crashes[0]; s++)
-                signal(crashes[s], SIG_DFL);
             /* The child never gets back to free its copy: a leak checker
              * would report it when the child exits. */
             free(pids);
@@ -99,34 +213,12 @@ void tu_run_children(int n, tu_child_fn fn, void *arg, int timeout_s)
         }
     }
     atomic_store(go, 1);
-    uint64_t deadline = tu_now_ns() + (uint64_t)timeout_s * 1000000000u;
-    int failed = 0, left = n;
-    while (left > 0) {
-        int status;
-        pid_t pid = waitpid(-1, &status, WNOHANG);
-        if (pid > 0) {
-            left--;
-            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                fprintf(stderr, "child %d: %s %d\n", (int)pid,
-                        WIFEXITED(status) ? "exit" : "signal",
-                        WIFEXITED(status) ? WEXITSTATUS(status)
-                                          : WTERMSIG(status));
-                failed++;
-            }
-            continue;
-        }
-        if (tu_now_ns() > deadline) {
-            for (int i = 0; i < n; i++)
-                kill(pids[i], SIGKILL);
-            while (wait(NULL) > 0)
-                ;
-            fail_msg("%d children still running after %d s", left,
-                     timeout_s);
-        }
-        tu_sleep_ms(2);
-    }
+    uint64_t deadline = deadline_after(timeout_s);
+    int failed = 0;
+    for (int i = 0; i < n; i++)
+        failed += wait_child_until(pids[i], deadline, timeout_s);
     free(pids);
     tu_unshare(go, sizeof *go);
     if (failed)
-        fail_msg("%d of %d children failed", failed, n);
+        fail_msg("%d of %d children failed (why: above)", failed, n);
 }
