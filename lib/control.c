@@ -31,12 +31,21 @@ static size_t round_up(size_t n, size_t to)
     return (n + to - 1) / to * to;
 }
 
-static size_t layout_size(size_t *counters_offset)
+struct layout {
+    size_t counters_offset, stamps_offset, size;
+};
+
+static struct layout layout_of(void)
 {
-    *counters_offset = round_up(sizeof(struct shmc__control_header),
-                                CACHE_LINE);
-    return *counters_offset + (size_t)SHMC__COUNTER_SHARDS *
-                                  SHMC__COUNTERS_PER_SHARD * sizeof(uint64_t);
+    struct layout l;
+    l.counters_offset = round_up(sizeof(struct shmc__control_header),
+                                 CACHE_LINE);
+    l.stamps_offset = l.counters_offset + (size_t)SHMC__COUNTER_SHARDS *
+                                              SHMC__COUNTERS_PER_SHARD *
+                                              sizeof(uint64_t);
+    l.size = l.stamps_offset + ((size_t)SHMC__STAMP_SLOTS + 1) *
+                                   sizeof(uint64_t);
+    return l;
 }
 
 int shmc__control_lock(struct shmc__control *ctl)
@@ -56,7 +65,8 @@ void shmc__control_unlock(struct shmc__control *ctl)
 static int initialise(struct shmc__control *ctl, const char *dirpath,
                       const struct shmc__control_config *cfg)
 {
-    size_t counters_offset, size = layout_size(&counters_offset);
+    struct layout l = layout_of();
+    size_t size = l.size;
     /* Start from zeros whatever a dead creator left. */
     if (ftruncate(ctl->fd, 0) < 0 || ftruncate(ctl->fd, (off_t)size) < 0)
         return shmc__fail(-errno, "%s/control.shm: cannot size: %s", dirpath,
@@ -73,7 +83,9 @@ static int initialise(struct shmc__control *ctl, const char *dirpath,
     h->counters_per_shard = SHMC__COUNTERS_PER_SHARD;
     h->max_readers = cfg->max_readers;
     h->file_size = size;
-    h->counters_offset = counters_offset;
+    h->counters_offset = l.counters_offset;
+    h->stamps_offset = l.stamps_offset;
+    h->stamp_slots = SHMC__STAMP_SLOTS;
     h->map_size = cfg->map_size;
     h->created_at_ms = shmc__now_ms();
     atomic_store_explicit(&h->magic, SHMC__CONTROL_MAGIC,
@@ -115,9 +127,11 @@ static int validate(struct shmc__control *ctl, const char *dirpath,
                           "%s/control.shm: made with %u-byte mutexes, this "
                           "library has %zu-byte mutexes",
                           dirpath, h->mutex_size, sizeof(pthread_mutex_t));
-    size_t counters_offset, expected = layout_size(&counters_offset);
+    struct layout l = layout_of();
     if (h->header_size != sizeof *h || h->file_size != file_size ||
-        file_size != expected || h->counters_offset != counters_offset ||
+        file_size != l.size || h->counters_offset != l.counters_offset ||
+        h->stamps_offset != l.stamps_offset ||
+        h->stamp_slots != SHMC__STAMP_SLOTS ||
         h->counter_shards != SHMC__COUNTER_SHARDS ||
         h->counters_per_shard != SHMC__COUNTERS_PER_SHARD ||
         h->map_size == 0 || h->max_readers == 0)
@@ -168,6 +182,8 @@ int shmc__control_open(struct shmc__control *ctl, int dirfd,
     }
     ctl->counters = (_Atomic uint64_t *)((char *)ctl->hdr +
                                          ctl->hdr->counters_offset);
+    ctl->stamps = (_Atomic uint64_t *)((char *)ctl->hdr +
+                                       ctl->hdr->stamps_offset);
     return 0;
 }
 

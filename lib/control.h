@@ -4,7 +4,9 @@
  *   header   struct shmc__control_header, its magic written last
  *   counters counter_shards shards of SHMC__COUNTERS_PER_SHARD 64-bit
  *            counters, each shard on cache lines of its own
- * Later sections (lock table, recency array) are added after the counters
+ *   stamps   stamp_slots + 1 64-bit version stamps (see stamps.h); the
+ *            last one is the epoch, moved by changes to many keys at once
+ * Later sections (lock table, recency array) are added after the stamps
  * and announced by offsets in the header, with a new layout version. */
 #ifndef SHMC_CONTROL_H
 #define SHMC_CONTROL_H
@@ -20,6 +22,7 @@
 #define SHMC__LAYOUT_VERSION 1u
 #define SHMC__COUNTER_SHARDS 64u
 #define SHMC__COUNTERS_PER_SHARD 16u /* one shard: two cache lines */
+#define SHMC__STAMP_SLOTS 65536u     /* a power of two */
 
 struct shmc__control_header {
     _Atomic uint64_t magic; /* SHMC__CONTROL_MAGIC once initialised */
@@ -31,6 +34,9 @@ struct shmc__control_header {
     uint32_t max_readers; /* creation option */
     uint64_t file_size;
     uint64_t counters_offset;
+    uint64_t stamps_offset;
+    uint32_t stamp_slots;
+    uint32_t reserved;
     uint64_t map_size;    /* creation option */
     uint64_t created_at_ms;
     /* The last entry version handed out (see shmc__version_time). */
@@ -42,6 +48,7 @@ struct shmc__control {
     size_t size;
     struct shmc__control_header *hdr;
     _Atomic uint64_t *counters; /* counter_shards * counters_per_shard */
+    _Atomic uint64_t *stamps;   /* stamp_slots + 1, the last the epoch */
 };
 
 struct shmc__control_config {

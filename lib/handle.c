@@ -6,11 +6,14 @@
 
 #include "errors.h"
 #include "instance.h"
+#include "l1.h"
 #include "record.h"
 #include "stats.h"
 
 /* Below this the map cannot hold LMDB's own pages and a few entries. */
 #define MIN_MAP_SIZE (1u << 20)
+
+static _Atomic uint64_t next_handle_id = 1;
 
 int shmc_open(shmc_cache **out, const char *path, const shmc_opts *opts)
 {
@@ -22,6 +25,7 @@ int shmc_open(shmc_cache **out, const char *path, const shmc_opts *opts)
         return shmc__fail(-ENOMEM, "no memory for a handle");
     if (opts)
         c->opts = *opts;
+    c->id = atomic_fetch_add(&next_handle_id, 1);
     int rc = 0;
     if (c->opts.map_size && c->opts.map_size < MIN_MAP_SIZE)
         rc = shmc__fail(SHMC_EINVAL, "map_size %llu is below the minimum %u",
@@ -48,6 +52,7 @@ void shmc_close(shmc_cache *c)
     if (!c)
         return;
     shmc__instance_detach(c);
+    shmc__l1_forget(c->id);
     free(c->path);
     free(c->group);
     free(c);
@@ -79,6 +84,7 @@ int shmc_stats_get(shmc_cache *c, shmc_stats *out)
         .expired = sum[SHMC__C_EXPIRED],
         .sets = sum[SHMC__C_SETS],
         .deletes = sum[SHMC__C_DELETES],
+        .l1_hits = sum[SHMC__C_L1_HITS],
     };
     return 0;
 }

@@ -31,6 +31,7 @@ struct shmc__instance {
 };
 
 struct shmc_cache {
+    uint64_t id; /* unique in the process: names its per-thread L1 */
     struct shmc__instance *inst;
     /* The fork generation inst was opened in: inst is written before it,
      * with release order, so a thread that sees the generation match sees

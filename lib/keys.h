@@ -32,6 +32,11 @@ struct shmc__key {
 int shmc__key_make(struct shmc__key *k, const void *key, size_t klen,
                    size_t max_direct);
 
+/* A fast 64-bit hash of the user's key, for the version-stamp slots and
+ * the per-thread read cache (not for storage: collisions only cost a
+ * needless invalidation or an L1 miss). */
+uint64_t shmc__key_hash(const void *key, size_t klen);
+
 /* Whether k is stored under its digest, so its record carries the full key. */
 static inline int shmc__key_hashed(const struct shmc__key *k)
 {

@@ -13,7 +13,9 @@
 #include "errors.h"
 #include "instance.h"
 #include "keys.h"
+#include "l1.h"
 #include "record.h"
+#include "stamps.h"
 #include "stats.h"
 
 typedef int (*deliver_fn)(const struct shmc__record *r, int status,
@@ -28,12 +30,71 @@ static void fill_meta(shmc_meta *m, const struct shmc__record *r)
     m->value_len = (uint32_t)r->value_len;
 }
 
+/* A found record: judge it fresh, stale or expired, hand it to deliver if
+ * the caller may have it, and say which counter the read goes to. */
+static int serve(struct shmc__instance *inst, const struct shmc__record *r,
+                 unsigned flags, deliver_fn deliver, void *arg,
+                 enum shmc__counter *counted)
+{
+    switch (shmc__record_freshness(r, shmc__now_ms())) {
+    case SHMC__FRESH:
+        *counted = SHMC__C_HITS;
+        return deliver(r, 0, arg);
+    case SHMC__STALE:
+        if (!(flags & SHMC_GET_STALE))
+            return SHMC_ENOTFOUND;
+        *counted = SHMC__C_STALE_HITS;
+        return deliver(r, SHMC_STALE, arg);
+    case SHMC__EXPIRED:
+        break;
+    }
+    shmc__count(inst->shard, SHMC__C_EXPIRED, 1);
+    return SHMC_ENOTFOUND;
+}
+
+/* serve() with the thread's cache held, so that a view callback reading
+ * inside it is not overwritten by a nested read. */
+static int serve_held(struct shmc__instance *inst, struct shmc__l1 *l1,
+                      const struct shmc__record *r, unsigned flags,
+                      deliver_fn deliver, void *arg,
+                      enum shmc__counter *counted)
+{
+    if (!l1)
+        return serve(inst, r, flags, deliver, arg, counted);
+    shmc__l1_hold(l1);
+    int rc = serve(inst, r, flags, deliver, arg, counted);
+    shmc__l1_release(l1);
+    return rc;
+}
+
+/* Read from LMDB; with a cache, keep a copy if the key's stamps show that
+ * no write of it began since `view` was read before the transaction. */
+static int read_lmdb(struct shmc__instance *inst, const struct shmc__key *k,
+                     struct shmc__l1 *l1, uint64_t hash,
+                     const struct shmc__stamp_view *view, unsigned flags,
+                     deliver_fn deliver, void *arg,
+                     enum shmc__counter *counted)
+{
+    struct shmc__txn t;
+    struct shmc__record r;
+    int rc = shmc__read_begin(inst->store, &t);
+    if (rc)
+        return rc;
+    rc = shmc__entry_find(&t, k, &r);
+    if (rc == 0) {
+        rc = serve_held(inst, l1, &r, flags, deliver, arg, counted);
+        if (view && shmc__stamps_same(&inst->ctl, view))
+            shmc__l1_store(l1, view, hash, k->full, k->full_len, &r);
+    }
+    shmc__read_end(&t);
+    return rc;
+}
+
 static int read_entry(shmc_cache *c, const void *key, size_t klen,
                       unsigned flags, deliver_fn deliver, void *arg)
 {
     struct shmc__instance *inst;
     struct shmc__key k;
-    struct shmc__txn t;
     struct shmc__record r;
     if (!c || (flags & ~SHMC_GET_STALE))
         return shmc__fail(SHMC_EINVAL, "get: NULL handle or unknown flags");
@@ -42,32 +103,26 @@ static int read_entry(shmc_cache *c, const void *key, size_t klen,
         rc = shmc__key_make(&k, key, klen, inst->max_direct_key);
     if (rc)
         return rc;
-    rc = shmc__read_begin(inst->store, &t);
-    if (rc)
-        return rc;
     enum shmc__counter counted = SHMC__C_MISSES;
-    rc = shmc__entry_find(&t, &k, &r);
-    if (rc == 0) {
-        switch (shmc__record_freshness(&r, shmc__now_ms())) {
-        case SHMC__FRESH:
-            counted = SHMC__C_HITS;
-            rc = deliver(&r, 0, arg);
-            break;
-        case SHMC__STALE:
-            if (flags & SHMC_GET_STALE) {
-                counted = SHMC__C_STALE_HITS;
-                rc = deliver(&r, SHMC_STALE, arg);
-            } else {
-                rc = SHMC_ENOTFOUND;
-            }
-            break;
-        case SHMC__EXPIRED:
-            shmc__count(inst->shard, SHMC__C_EXPIRED, 1);
-            rc = SHMC_ENOTFOUND;
-            break;
-        }
+    struct shmc__l1 *l1 = NULL;
+    struct shmc__stamp_view view;
+    uint64_t hash = 0;
+    int cacheable = 0;
+    if (c->opts.l1_entries) {
+        hash = shmc__key_hash(key, klen);
+        l1 = shmc__l1_of_thread(c->id, c->opts.l1_entries);
     }
-    shmc__read_end(&t);
+    if (l1 && shmc__l1_find(l1, &inst->ctl, hash, key, klen, &r) == 0) {
+        /* The stamps vouch that LMDB holds this very record. */
+        rc = serve_held(inst, l1, &r, flags, deliver, arg, &counted);
+        if (counted != SHMC__C_MISSES)
+            shmc__count(inst->shard, SHMC__C_L1_HITS, 1);
+    } else {
+        if (l1)
+            cacheable = shmc__stamps_read(&inst->ctl, hash, &view);
+        rc = read_lmdb(inst, &k, l1, hash, cacheable ? &view : NULL, flags,
+                       deliver, arg, &counted);
+    }
     /* A hit counts even if delivery failed (a small buffer); an error that
      * prevented the lookup counts as nothing. */
     if (counted != SHMC__C_MISSES || rc == SHMC_ENOTFOUND)

@@ -12,7 +12,9 @@
  * the entries, and control.shm, a small mapped file with the shared counters.
  * Every process that opens the same directory sees the same entries: a write
  * or delete committed by one worker is seen by every other worker on its next
- * read. Readers take no lock; writers are serialised by LMDB.
+ * read. Readers take no lock; writers are serialised by LMDB. Optionally
+ * (shmc_opts.l1_entries) each reading thread keeps copies of hot entries,
+ * trusted only while version stamps in control.shm show no write since.
  *
  * TIME
  *
@@ -170,6 +172,15 @@ typedef struct shmc_opts {
      *  by that group; without, 0700 and 0600. An existing instance whose
      *  files are group-writable is refused unless a group is given. */
     const char *group;
+    /** Entries of this handle's per-thread read cache (the L1), 0 for
+     *  none. Each thread that reads through the handle keeps copies of up
+     *  to this many recently read items (key + value of at most 192 bytes;
+     *  rounded up to a power of two; about 260 bytes each) and serves
+     *  repeated reads from them without touching LMDB, as long as the
+     *  key's version stamp in control.shm shows that no process has
+     *  written it since: never a stale answer. Worth it for hot keys and
+     *  small values; memory is entries x 260 bytes per reading thread. */
+    unsigned l1_entries;
 } shmc_opts;
 
 /**
@@ -392,6 +403,8 @@ typedef struct shmc_stats {
     uint64_t expired;     /**< misses because the entry had expired */
     uint64_t sets;        /**< entries stored */
     uint64_t deletes;     /**< live entries deleted */
+    uint64_t l1_hits;     /**< hits (fresh or stale) served by a
+                               per-thread read cache, without LMDB */
 } shmc_stats;
 
 /** Sum the shared counters. Lock-free; never blocks a worker. */

@@ -19,6 +19,7 @@ enum shmc__counter {
     SHMC__C_EXPIRED,
     SHMC__C_SETS,
     SHMC__C_DELETES,
+    SHMC__C_L1_HITS,
     SHMC__C_COUNT
 };
 

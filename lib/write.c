@@ -1,9 +1,10 @@
 /* write.c - every call that changes entries.
  *
  * Each call is one LMDB write transaction (del_prefix: a series of small
- * ones) ended by commit_write(), the one place every committed change passes
- * through: what must follow each write (counters now; later the per-slot
- * version stamp that lets a per-process cache trust its copy) goes there. */
+ * ones) run through a struct writer and ended by commit_write(), the one
+ * place every committed change passes through: it moves the version stamps
+ * of the keys changed (so that no process trusts an old copy, see
+ * stamps.h) around the commit, and counts the change. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "instance.h"
 #include "keys.h"
 #include "record.h"
+#include "stamps.h"
 #include "stats.h"
 
 /* Records visited per transaction by del_prefix: keeps the writer lock
@@ -35,19 +37,33 @@ static struct expiry expiry_from(const shmc_set_opts *o, uint64_t now)
     return e;
 }
 
-static int begin_write(shmc_cache *c, struct shmc__instance **inst,
-                       struct shmc__txn *t)
+/* One write transaction and what it changes. */
+struct writer {
+    struct shmc__instance *inst;
+    struct shmc__txn t;
+    struct shmc__touched touched;
+};
+
+static int begin_write(shmc_cache *c, struct writer *w)
 {
     if (!c)
         return shmc__fail(SHMC_EINVAL, "NULL handle");
-    int rc = shmc__instance_get(c, inst);
-    return rc ? rc : shmc__write_begin((*inst)->store, t);
+    memset(&w->touched, 0, sizeof w->touched);
+    int rc = shmc__instance_get(c, &w->inst);
+    return rc ? rc : shmc__write_begin(w->inst->store, &w->t);
 }
 
-static int commit_write(struct shmc__instance *inst, struct shmc__txn *t,
-                        uint64_t sets, uint64_t deletes)
+static void abort_write(struct writer *w)
 {
-    int rc = shmc__write_commit(t);
+    shmc__write_abort(&w->t);
+}
+
+static int commit_write(struct writer *w, uint64_t sets, uint64_t deletes)
+{
+    struct shmc__instance *inst = w->inst;
+    shmc__stamps_open(&inst->ctl, &w->touched);
+    int rc = shmc__write_commit(&w->t);
+    shmc__stamps_close(&inst->ctl, &w->touched);
     if (rc)
         return rc;
     if (sets)
@@ -58,10 +74,11 @@ static int commit_write(struct shmc__instance *inst, struct shmc__txn *t,
 }
 
 /* Write a record for k with a new version. */
-static int put_entry(struct shmc__instance *inst, struct shmc__txn *t,
-                     const struct shmc__key *k, const void *val, size_t vlen,
-                     uint64_t now, struct expiry e, uint64_t *version)
+static int put_entry(struct writer *w, const struct shmc__key *k,
+                     const void *val, size_t vlen, uint64_t now,
+                     struct expiry e, uint64_t *version)
 {
+    struct shmc__instance *inst = w->inst;
     if (vlen > UINT32_MAX || vlen > inst->max_record)
         return shmc__fail(SHMC_ETOOBIG,
                           "value of %zu bytes; a record may take at most %llu",
@@ -82,10 +99,11 @@ static int put_entry(struct shmc__instance *inst, struct shmc__txn *t,
                           "record of %zu bytes; at most %llu (half the map)",
                           size, (unsigned long long)inst->max_record);
     void *dst;
-    int rc = shmc__put(t, k->table, k->stored, k->stored_len, size, &dst);
+    int rc = shmc__put(&w->t, k->table, k->stored, k->stored_len, size, &dst);
     if (rc)
         return rc;
     shmc__record_encode(dst, &r);
+    shmc__touched_key(&w->touched, shmc__key_hash(k->full, k->full_len));
     if (version)
         *version = r.version;
     return 0;
@@ -108,21 +126,20 @@ int shmc_set_ex(shmc_cache *c, const void *key, size_t klen, const void *val,
 {
     static const shmc_set_opts none;
     const shmc_set_opts *o = opts ? opts : &none;
-    struct shmc__instance *inst;
+    struct writer w;
     struct shmc__key k;
-    struct shmc__txn t;
     struct shmc__record old;
     if (o->flags & ~SHMC_SET_ADD)
         return shmc__fail(SHMC_EINVAL, "set: unknown flags %#x", o->flags);
     if (!val && vlen)
         return shmc__fail(SHMC_EINVAL, "set: NULL value of length %zu", vlen);
-    int rc = begin_write(c, &inst, &t);
+    int rc = begin_write(c, &w);
     if (rc)
         return rc;
     uint64_t now = shmc__now_ms();
-    rc = shmc__key_make(&k, key, klen, inst->max_direct_key);
+    rc = shmc__key_make(&k, key, klen, w.inst->max_direct_key);
     if (rc == 0 && ((o->flags & SHMC_SET_ADD) || o->if_version)) {
-        int live = find_live(&t, &k, now, &old);
+        int live = find_live(&w.t, &k, now, &old);
         if (live != 0 && live != SHMC_ENOTFOUND)
             rc = live;
         else if ((o->flags & SHMC_SET_ADD) && live == 0)
@@ -132,13 +149,12 @@ int shmc_set_ex(shmc_cache *c, const void *key, size_t klen, const void *val,
                             (unsigned long long)o->if_version);
     }
     if (rc == 0)
-        rc = put_entry(inst, &t, &k, val, vlen, now, expiry_from(o, now),
-                       version);
+        rc = put_entry(&w, &k, val, vlen, now, expiry_from(o, now), version);
     if (rc) {
-        shmc__write_abort(&t);
+        abort_write(&w);
         return rc;
     }
-    return commit_write(inst, &t, 1, 0);
+    return commit_write(&w, 1, 0);
 }
 
 int shmc_set(shmc_cache *c, const void *key, size_t klen, const void *val,
@@ -164,17 +180,16 @@ int shmc_add(shmc_cache *c, const void *key, size_t klen, const void *val,
 
 int shmc_touch(shmc_cache *c, const void *key, size_t klen, uint64_t ttl_ms)
 {
-    struct shmc__instance *inst;
+    struct writer w;
     struct shmc__key k;
-    struct shmc__txn t;
     struct shmc__record old;
-    int rc = begin_write(c, &inst, &t);
+    int rc = begin_write(c, &w);
     if (rc)
         return rc;
     uint64_t now = shmc__now_ms();
-    rc = shmc__key_make(&k, key, klen, inst->max_direct_key);
+    rc = shmc__key_make(&k, key, klen, w.inst->max_direct_key);
     if (rc == 0)
-        rc = find_live(&t, &k, now, &old);
+        rc = find_live(&w.t, &k, now, &old);
     void *copy = NULL;
     if (rc == 0) {
         /* The old value lives in a page the new record may overwrite. */
@@ -186,51 +201,51 @@ int shmc_touch(shmc_cache *c, const void *key, size_t klen, uint64_t ttl_ms)
         memcpy(copy, old.value, old.value_len);
         shmc_set_opts o = {.ttl_ms = ttl_ms,
                            .stale_ms = old.expires_at - old.fresh_until};
-        rc = put_entry(inst, &t, &k, copy, old.value_len, now,
-                       expiry_from(&o, now), NULL);
+        rc = put_entry(&w, &k, copy, old.value_len, now, expiry_from(&o, now),
+                       NULL);
     }
     free(copy);
     if (rc) {
-        shmc__write_abort(&t);
+        abort_write(&w);
         return rc;
     }
-    return commit_write(inst, &t, 0, 0);
+    return commit_write(&w, 0, 0);
 }
 
-/* Delete k's record in t: 0 if it was live, SHMC_ENOTFOUND if there was
- * nothing live (an expired or unreadable record of k goes all the same). */
-static int delete_entry(struct shmc__txn *t, const struct shmc__key *k,
+/* Delete k's record: 0 if it was live, SHMC_ENOTFOUND if there was nothing
+ * live (an expired or unreadable record of k goes all the same). */
+static int delete_entry(struct writer *w, const struct shmc__key *k,
                         uint64_t now)
 {
     struct shmc__record r;
-    int rc = shmc__entry_find(t, k, &r);
+    int rc = shmc__entry_find(&w->t, k, &r);
     if (rc != 0 && rc != SHMC_ECORRUPT)
         return rc;
     int was_live = rc == 0 && shmc__record_freshness(&r, now) !=
                                   SHMC__EXPIRED;
-    rc = shmc__del(t, k->table, k->stored, k->stored_len);
+    rc = shmc__del(&w->t, k->table, k->stored, k->stored_len);
     if (rc)
         return rc;
+    shmc__touched_key(&w->touched, shmc__key_hash(k->full, k->full_len));
     return was_live ? 0 : SHMC_ENOTFOUND;
 }
 
 int shmc_del(shmc_cache *c, const void *key, size_t klen)
 {
-    struct shmc__instance *inst;
+    struct writer w;
     struct shmc__key k;
-    struct shmc__txn t;
-    int rc = begin_write(c, &inst, &t);
+    int rc = begin_write(c, &w);
     if (rc)
         return rc;
-    rc = shmc__key_make(&k, key, klen, inst->max_direct_key);
+    rc = shmc__key_make(&k, key, klen, w.inst->max_direct_key);
     if (rc == 0)
-        rc = delete_entry(&t, &k, shmc__now_ms());
+        rc = delete_entry(&w, &k, shmc__now_ms());
     if (rc != 0 && rc != SHMC_ENOTFOUND) {
-        shmc__write_abort(&t);
+        abort_write(&w);
         return rc;
     }
     /* Commit even when nothing live went: an expired record may have. */
-    int crc = commit_write(inst, &t, 0, rc == 0);
+    int crc = commit_write(&w, 0, rc == 0);
     return crc ? crc : rc;
 }
 
@@ -239,12 +254,11 @@ int shmc_mset(shmc_cache *c, const shmc_item *items, size_t n,
 {
     static const shmc_set_opts none;
     const shmc_set_opts *o = opts ? opts : &none;
-    struct shmc__instance *inst;
-    struct shmc__txn t;
+    struct writer w;
     if ((!items && n) || o->flags || o->if_version)
         return shmc__fail(SHMC_EINVAL,
                           "mset: NULL items, or add/compare-and-set asked");
-    int rc = begin_write(c, &inst, &t);
+    int rc = begin_write(c, &w);
     if (rc)
         return rc;
     uint64_t now = shmc__now_ms();
@@ -256,45 +270,43 @@ int shmc_mset(shmc_cache *c, const shmc_item *items, size_t n,
                             i);
         else
             rc = shmc__key_make(&k, items[i].key, items[i].klen,
-                                inst->max_direct_key);
+                                w.inst->max_direct_key);
         if (rc == 0)
-            rc = put_entry(inst, &t, &k, items[i].val, items[i].vlen, now, e,
-                           NULL);
+            rc = put_entry(&w, &k, items[i].val, items[i].vlen, now, e, NULL);
     }
     if (rc) {
-        shmc__write_abort(&t);
+        abort_write(&w);
         return rc;
     }
-    return commit_write(inst, &t, n, 0);
+    return commit_write(&w, n, 0);
 }
 
 int shmc_mdel(shmc_cache *c, const shmc_item *items, size_t n,
               size_t *deleted)
 {
-    struct shmc__instance *inst;
-    struct shmc__txn t;
+    struct writer w;
     size_t count = 0;
     if (!items && n)
         return shmc__fail(SHMC_EINVAL, "mdel: NULL items");
-    int rc = begin_write(c, &inst, &t);
+    int rc = begin_write(c, &w);
     if (rc)
         return rc;
     uint64_t now = shmc__now_ms();
     for (size_t i = 0; i < n && rc == 0; i++) {
         struct shmc__key k;
         rc = shmc__key_make(&k, items[i].key, items[i].klen,
-                            inst->max_direct_key);
+                            w.inst->max_direct_key);
         if (rc == 0)
-            rc = delete_entry(&t, &k, now);
+            rc = delete_entry(&w, &k, now);
         if (rc == 0)
             count++;
         else if (rc == SHMC_ENOTFOUND)
             rc = 0;
     }
     if (rc == 0)
-        rc = commit_write(inst, &t, 0, count);
+        rc = commit_write(&w, 0, count);
     else
-        shmc__write_abort(&t);
+        abort_write(&w);
     if (deleted)
         *deleted = rc == 0 ? count : 0;
     return rc;
@@ -310,7 +322,6 @@ struct prefix_scan {
     unsigned char pos[SHMC__MAX_DIRECT_KEY];
     size_t pos_len;
     int done;
-    size_t deleted;
 };
 
 static int has_prefix(const void *p, size_t len, const struct prefix_scan *s)
@@ -372,12 +383,12 @@ static int prefix_batch(struct shmc__txn *t, struct prefix_scan *s,
 int shmc_del_prefix(shmc_cache *c, const void *prefix, size_t plen,
                     size_t *deleted)
 {
-    struct shmc__instance *inst;
     size_t total = 0;
     if (!c || !prefix || plen == 0 || plen > SHMC_MAX_KEY_LEN)
         return shmc__fail(SHMC_EINVAL,
                           "del_prefix: a prefix of 1 to %u bytes is needed",
                           SHMC_MAX_KEY_LEN);
+    struct shmc__instance *inst;
     int rc = shmc__instance_get(c, &inst);
     struct prefix_scan *s = calloc(1, sizeof *s);
     if (rc == 0 && !s)
@@ -396,17 +407,20 @@ int shmc_del_prefix(shmc_cache *c, const void *prefix, size_t plen,
             s->pos_len = plen;
         }
         while (rc == 0 && !s->done) {
-            struct shmc__txn t;
+            struct writer w;
             size_t batch = 0;
-            rc = shmc__write_begin(inst->store, &t);
+            rc = begin_write(c, &w);
             if (rc)
                 break;
-            rc = prefix_batch(&t, s, shmc__now_ms(), &batch);
+            /* A batch deletes up to PREFIX_BATCH keys: more than the
+             * stamps of single keys can say. */
+            shmc__touched_all(&w.touched);
+            rc = prefix_batch(&w.t, s, shmc__now_ms(), &batch);
             if (rc) {
-                shmc__write_abort(&t);
+                abort_write(&w);
                 break;
             }
-            rc = commit_write(inst, &t, 0, batch);
+            rc = commit_write(&w, 0, batch);
             if (rc == 0)
                 total += batch;
         }
@@ -419,16 +433,16 @@ int shmc_del_prefix(shmc_cache *c, const void *prefix, size_t plen,
 
 int shmc_clear(shmc_cache *c)
 {
-    struct shmc__instance *inst;
-    struct shmc__txn t;
-    int rc = begin_write(c, &inst, &t);
+    struct writer w;
+    int rc = begin_write(c, &w);
     if (rc)
         return rc;
+    shmc__touched_all(&w.touched);
     for (int tb = SHMC__T_ENTRIES; tb <= SHMC__T_HASHED && rc == 0; tb++)
-        rc = shmc__empty(&t, (enum shmc__table)tb, NULL);
+        rc = shmc__empty(&w.t, (enum shmc__table)tb, NULL);
     if (rc) {
-        shmc__write_abort(&t);
+        abort_write(&w);
         return rc;
     }
-    return commit_write(inst, &t, 0, 0);
+    return commit_write(&w, 0, 0);
 }
