@@ -1,6 +1,7 @@
 /* backend_lmdb.c - raw LMDB with the flags shmcache uses: the floor that
  * shmcache is built on. A get renews one read transaction kept per worker
- * and copies the value out; a set or delete is one write transaction. */
+ * and copies the value out; a set or delete is one write transaction (and
+ * so is a populate batch). */
 #include <limits.h>
 #include <lmdb.h>
 #include <stdlib.h>
@@ -176,6 +177,27 @@ static int lmdb_del(void *conn, const char *key, size_t klen)
     return write_txn(conn, key, klen, NULL, 0, 1);
 }
 
+/* One write transaction per batch. */
+static int lmdb_populate(void *conn, const struct bench_item *items, size_t n)
+{
+    struct lmdb_conn *c = conn;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(c->env, NULL, 0, &txn);
+    if (rc)
+        return fail_mdb("mdb_txn_begin", rc);
+    for (size_t i = 0; i < n; i++) {
+        MDB_val k = {items[i].klen, (void *)items[i].key};
+        MDB_val v = {items[i].vlen, (void *)items[i].val};
+        rc = mdb_put(txn, c->dbi, &k, &v, 0);
+        if (rc) {
+            mdb_txn_abort(txn);
+            return fail_mdb("mdb_put", rc);
+        }
+    }
+    rc = mdb_txn_commit(txn);
+    return rc ? fail_mdb("mdb_txn_commit", rc) : BENCH_OK;
+}
+
 static int lmdb_mem_used(void *conn, uint64_t *bytes)
 {
     struct lmdb_conn *c = conn;
@@ -197,6 +219,7 @@ const struct bench_backend bench_backend_lmdb = {
     .get = lmdb_get,
     .set = lmdb_set,
     .del = lmdb_del,
+    .populate = lmdb_populate,
     .disconnect = lmdb_disconnect,
     .close = lmdb_close,
     .mem_used = lmdb_mem_used,

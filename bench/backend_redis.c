@@ -1,6 +1,7 @@
 /* backend_redis.c - Redis through hiredis, one command per round trip,
  * over the unix socket (redis-unix) and over TCP 127.0.0.1 (redis-tcp).
- * The two backends differ only in how they connect. */
+ * The two backends differ only in how they connect. Populating pipelines
+ * its SETs. */
 #include <hiredis/hiredis.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,17 +105,42 @@ static int redis_get(void *conn, const char *key, size_t klen, void *buf,
     return rc;
 }
 
-static int redis_set(void *conn, const char *key, size_t klen,
-                     const void *val, size_t vlen)
+/* The result of a SET, from its reply (NULL when hiredis failed). */
+static int set_result(redisContext *ctx, void *reply)
 {
-    redisReply *r = reply_of(
-        conn, redisCommand(conn, "SET %b %b", key, klen, val, vlen), "SET");
+    redisReply *r = reply_of(ctx, reply, "SET");
     if (!r)
         return BENCH_ERR;
     int rc = BENCH_OK;
     if (r->type != REDIS_REPLY_STATUS || strcmp(r->str, "OK") != 0)
         rc = bench_fail("redis SET: unexpected reply type %d", r->type);
     freeReplyObject(r);
+    return rc;
+}
+
+static int redis_set(void *conn, const char *key, size_t klen,
+                     const void *val, size_t vlen)
+{
+    return set_result(conn,
+                      redisCommand(conn, "SET %b %b", key, klen, val, vlen));
+}
+
+/* Pipelined: every SET of the batch is written before the first reply is
+ * read, so the batch costs about one round trip. */
+static int redis_populate(void *conn, const struct bench_item *items,
+                          size_t n)
+{
+    redisContext *ctx = conn;
+    for (size_t i = 0; i < n; i++)
+        if (redisAppendCommand(ctx, "SET %b %b", items[i].key, items[i].klen,
+                               items[i].val, items[i].vlen) != REDIS_OK)
+            return bench_fail("redis SET: %s", ctx->errstr);
+    int rc = BENCH_OK;
+    for (size_t i = 0; i < n && rc == BENCH_OK; i++) {
+        void *reply = NULL;
+        redisGetReply(ctx, &reply);
+        rc = set_result(ctx, reply);
+    }
     return rc;
 }
 
@@ -142,6 +168,7 @@ const struct bench_backend bench_backend_redis_unix = {
     .get = redis_get,
     .set = redis_set,
     .del = redis_del,
+    .populate = redis_populate,
     .disconnect = redis_disconnect,
     .close = redis_close,
 };
@@ -155,6 +182,7 @@ const struct bench_backend bench_backend_redis_tcp = {
     .get = redis_get,
     .set = redis_set,
     .del = redis_del,
+    .populate = redis_populate,
     .disconnect = redis_disconnect,
     .close = redis_close,
 };

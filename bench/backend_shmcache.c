@@ -1,4 +1,7 @@
-/* backend_shmcache.c - shmcache through its public API, as a user links it. */
+/* backend_shmcache.c - shmcache through its public API, as a user links it:
+ * shmcache as it opens by default, and shmcache-l1, the same with each
+ * worker's per-thread read cache (shmc_opts.l1_entries) turned on. The two
+ * differ only in the options their handles are opened with. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -40,10 +43,9 @@ static void shmcache_close(void *state)
     free(s);
 }
 
-static int shmcache_open(const struct bench_params *p,
-                         const struct bench_server *srv, void **state)
+static int open_with(const struct bench_params *p, unsigned l1_entries,
+                     void **state)
 {
-    (void)srv;
     struct shmcache_state *s = calloc(1, sizeof *s);
     if (!s)
         return bench_fail("out of memory");
@@ -55,8 +57,23 @@ static int shmcache_open(const struct bench_params *p,
     snprintf(s->path, sizeof s->path, "%s/cache", s->scratch);
     s->opts.map_size = bench_map_size(p);
     s->opts.max_readers = SHMC_DEFAULT_MAX_READERS;
+    s->opts.l1_entries = l1_entries;
     *state = s;
     return BENCH_OK;
+}
+
+static int shmcache_open(const struct bench_params *p,
+                         const struct bench_server *srv, void **state)
+{
+    (void)srv;
+    return open_with(p, 0, state);
+}
+
+static int shmcache_open_l1(const struct bench_params *p,
+                            const struct bench_server *srv, void **state)
+{
+    (void)srv;
+    return open_with(p, p->l1_entries, state);
 }
 
 static int shmcache_get(void *conn, const char *key, size_t klen, void *buf,
@@ -88,6 +105,21 @@ static int shmcache_del(void *conn, const char *key, size_t klen)
     return fail_shmc("shmc_del", rc);
 }
 
+/* One transaction per batch. */
+static int shmcache_populate(void *conn, const struct bench_item *items,
+                             size_t n)
+{
+    shmc_item *batch = malloc(n * sizeof *batch);
+    if (!batch)
+        return bench_fail("out of memory");
+    for (size_t i = 0; i < n; i++)
+        batch[i] = (shmc_item){items[i].key, items[i].klen, items[i].val,
+                               items[i].vlen};
+    int rc = shmc_mset(conn, batch, n, NULL);
+    free(batch);
+    return rc == 0 ? BENCH_OK : fail_shmc("shmc_mset", rc);
+}
+
 static int shmcache_mem_used(void *conn, uint64_t *bytes)
 {
     shmc_info info;
@@ -105,6 +137,20 @@ const struct bench_backend bench_backend_shmcache = {
     .get = shmcache_get,
     .set = shmcache_set,
     .del = shmcache_del,
+    .populate = shmcache_populate,
+    .disconnect = shmcache_disconnect,
+    .close = shmcache_close,
+    .mem_used = shmcache_mem_used,
+};
+
+const struct bench_backend bench_backend_shmcache_l1 = {
+    .name = "shmcache-l1",
+    .open = shmcache_open_l1,
+    .connect = shmcache_connect,
+    .get = shmcache_get,
+    .set = shmcache_set,
+    .del = shmcache_del,
+    .populate = shmcache_populate,
     .disconnect = shmcache_disconnect,
     .close = shmcache_close,
     .mem_used = shmcache_mem_used,

@@ -26,8 +26,9 @@
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct bench_backend *const bench_backends[] = {
-    &bench_backend_shmcache, &bench_backend_lmdb, &bench_backend_redis_unix,
-    &bench_backend_redis_tcp, &bench_backend_memcached,
+    &bench_backend_shmcache, &bench_backend_shmcache_l1, &bench_backend_lmdb,
+    &bench_backend_redis_unix, &bench_backend_redis_tcp,
+    &bench_backend_memcached,
 };
 
 enum bench_op { OP_GET, OP_SET, OP_DEL, OP_COUNT };
@@ -46,6 +47,12 @@ static const char *const op_names[OP_COUNT] = {"get", "set", "del"};
  * a server that stops answering must not hang the benchmark. */
 #define RUN_GRACE_S 30.0
 #define POLL_NS 1000000L
+/* shmcache-l1's read cache: 128 Ki entries (32 MiB per worker), room for
+ * the default 100,000 keys, of which a direct map still loses some to
+ * collisions. */
+#define DEFAULT_L1_ENTRIES 131072u
+/* 4 GiB of read cache per worker: more is a typo. */
+#define MAX_L1_ENTRIES (1u << 24)
 
 struct config {
     unsigned procs;
@@ -56,6 +63,7 @@ struct config {
     double del_ratio;
     struct dist_spec dist;
     uint64_t seed;
+    unsigned l1_entries;
     int csv;
     int header;
     const struct bench_backend *backends[ARRAY_LEN(bench_backends)];
@@ -374,28 +382,62 @@ static void merge_results(const struct config *cfg, const struct shared *sh,
     row->seconds = (double)(last - first) / 1e9;
 }
 
-/* Store every key through one connection from the parent. */
+/* Items per populate batch, and the most value bytes one batch holds: a
+ * batch is what a backend pipelines or commits at once, and large values
+ * make it smaller rather than the buffers huge. */
+#define POPULATE_BATCH 1000u
+#define POPULATE_BATCH_BYTES (4u << 20)
+
+static int store_batch(const struct bench_backend *be, void *conn,
+                       const struct bench_item *items, size_t n)
+{
+    if (be->populate)
+        return be->populate(conn, items, n);
+    for (size_t i = 0; i < n; i++)
+        if (be->set(conn, items[i].key, items[i].klen, items[i].val,
+                    items[i].vlen) != BENCH_OK)
+            return BENCH_ERR;
+    return BENCH_OK;
+}
+
+/* Store every key through one connection from the parent, in batches. */
 static int populate(const struct config *cfg, const struct bench_backend *be,
                     void *state, struct row *row)
 {
+    size_t batch = POPULATE_BATCH_BYTES / (cfg->vsize + 1);
+    if (batch > POPULATE_BATCH)
+        batch = POPULATE_BATCH;
+    if (batch == 0)
+        batch = 1;
     void *conn;
     if (be->connect(state, &conn) != BENCH_OK)
         return BENCH_ERR;
-    unsigned char *val = malloc(cfg->vsize + 1);
-    int rc = val ? BENCH_OK : bench_fail("out of memory");
-    if (val)
-        fill_value(val, cfg->vsize);
-    for (uint32_t id = 0; rc == BENCH_OK && id < cfg->keys; id++) {
-        char key[KEY_BUF];
-        size_t klen = format_key(key, id);
-        stamp_value(val, cfg->vsize, id);
-        rc = be->set(conn, key, klen, val, cfg->vsize);
+    struct bench_item *items = calloc(batch, sizeof *items);
+    char(*keys)[KEY_BUF] = calloc(batch, sizeof *keys);
+    /* + 1: malloc(0) may return NULL */
+    unsigned char *vals = malloc(batch * cfg->vsize + 1);
+    int rc = items && keys && vals ? BENCH_OK : bench_fail("out of memory");
+    for (size_t i = 0; rc == BENCH_OK && i < batch; i++) {
+        items[i].key = keys[i];
+        items[i].val = vals + i * cfg->vsize;
+        items[i].vlen = cfg->vsize;
+        fill_value(vals + i * cfg->vsize, cfg->vsize);
+    }
+    for (uint32_t id = 0; rc == BENCH_OK && id < cfg->keys;) {
+        size_t n = 0;
+        for (; n < batch && id < cfg->keys; n++, id++) {
+            items[n].klen = format_key(keys[n], id);
+            stamp_value(vals + n * cfg->vsize, cfg->vsize, id);
+        }
+        rc = store_batch(be, conn, items, n);
     }
     if (rc == BENCH_OK && be->mem_used &&
         be->mem_used(conn, &row->mem_used) == BENCH_OK)
         row->have_mem = 1;
     be->disconnect(conn);
-    free(val);
+    free(items);
+    free(keys);
+    free(vals);
     return rc;
 }
 
@@ -405,7 +447,8 @@ static int run_backend(const struct config *cfg,
                        const struct bench_backend *be,
                        const struct key_dist *keys, struct row *row)
 {
-    const struct bench_params params = {cfg->keys, cfg->vsize, cfg->procs};
+    const struct bench_params params = {cfg->keys, cfg->vsize, cfg->procs,
+                                        cfg->l1_entries};
     struct bench_server srv = {0};
     void *state = NULL;
     struct shared *sh = MAP_FAILED;
@@ -478,7 +521,7 @@ static void print_header(const struct config *cfg)
         printf(",misses,errors,map_bytes_per_key\n");
         return;
     }
-    printf("%-10s %5s %6s %4s %-10s %10s", "backend", "procs", "vsize",
+    printf("%-11s %5s %6s %4s %-10s %10s", "backend", "procs", "vsize",
            "read", "dist", "ops/s");
     for (unsigned op = 0; op < shown_ops(cfg); op++) {
         for (size_t p = 0; p < ARRAY_LEN(percentiles); p++) {
@@ -517,7 +560,7 @@ static void print_row(const struct config *cfg, const struct row *row)
             printf("%.1f", (double)row->mem_used / cfg->keys);
         printf("\n");
     } else {
-        printf("%-10s %5u %6zu %4g %-10s %10.0f", row->backend, cfg->procs,
+        printf("%-11s %5u %6zu %4g %-10s %10.0f", row->backend, cfg->procs,
                cfg->vsize, cfg->read_ratio, dist, ops_per_s);
         for (unsigned op = 0; op < shown_ops(cfg); op++) {
             const struct hist *h = &row->hist[op];
@@ -570,6 +613,9 @@ static void usage(FILE *out)
             "                    (default: all of them)\n"
             "  --seed N          seed of the key and operation choices "
             "(default 1)\n"
+            "  --l1-entries N    shmcache-l1: entries of each worker's read "
+            "cache\n"
+            "                    (1-%u; default %u)\n"
             "  --csv             print CSV instead of a table\n"
             "  --no-header       leave out the header line\n"
             "  --help            print this and exit\n"
@@ -577,7 +623,8 @@ static void usage(FILE *out)
             "Exit status: 0, 1 if a backend failed or an operation erred, 2 "
             "for bad options.\n"
             "A backend whose server is not installed is skipped with a "
-            "message.\n");
+            "message.\n",
+            MAX_L1_ENTRIES, DEFAULT_L1_ENTRIES);
 }
 
 static int bad_option(const char *opt, const char *why)
@@ -640,6 +687,7 @@ enum {
     OPT_DIST,
     OPT_BACKEND,
     OPT_SEED,
+    OPT_L1_ENTRIES,
     OPT_CSV,
     OPT_NO_HEADER,
     OPT_HELP,
@@ -655,6 +703,7 @@ static const struct option long_options[] = {
     {"dist", required_argument, NULL, OPT_DIST},
     {"backend", required_argument, NULL, OPT_BACKEND},
     {"seed", required_argument, NULL, OPT_SEED},
+    {"l1-entries", required_argument, NULL, OPT_L1_ENTRIES},
     {"csv", no_argument, NULL, OPT_CSV},
     {"no-header", no_argument, NULL, OPT_NO_HEADER},
     {"help", no_argument, NULL, OPT_HELP},
@@ -671,6 +720,7 @@ static int parse_options(int argc, char **argv, struct config *cfg)
                            .read_ratio = 1.0,
                            .dist = {DIST_UNIFORM, 0},
                            .seed = 1,
+                           .l1_entries = DEFAULT_L1_ENTRIES,
                            .header = 1};
     for (size_t i = 0; i < ARRAY_LEN(bench_backends); i++)
         cfg->backends[i] = bench_backends[i];
@@ -725,6 +775,11 @@ static int parse_options(int argc, char **argv, struct config *cfg)
             if (parse_u64(optarg, 0, UINT64_MAX, &u))
                 return bad_option("--seed", "expected an unsigned integer");
             cfg->seed = u;
+            break;
+        case OPT_L1_ENTRIES:
+            if (parse_u64(optarg, 1, MAX_L1_ENTRIES, &u))
+                return bad_option("--l1-entries", "expected 1 to 16777216");
+            cfg->l1_entries = (unsigned)u;
             break;
         case OPT_CSV:
             cfg->csv = 1;

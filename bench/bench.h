@@ -6,8 +6,9 @@
  *   start(server)            parent: its server, if it has one
  *   open(params, server)     parent: create what the run needs (a fresh
  *                            instance directory, connection settings)
- *   connect / set... /       parent: pre-populate every key, then
- *     disconnect             disconnect before forking
+ *   connect / populate... /  parent: pre-populate every key in batches
+ *     disconnect             (set... for a backend without populate), then
+ *                            disconnect before forking
  *   fork N workers:          each worker: connect, timed get/set/del loop,
  *     connect ... disconnect   disconnect
  *   close                    parent: remove what open created
@@ -45,6 +46,15 @@ struct bench_params {
     uint32_t keys;
     size_t vsize;
     unsigned procs;
+    unsigned l1_entries; /* shmcache-l1: entries of each worker's L1 */
+};
+
+/* One key and value of a populate batch. */
+struct bench_item {
+    const char *key;
+    size_t klen;
+    const void *val;
+    size_t vlen;
 };
 
 struct bench_backend {
@@ -70,6 +80,11 @@ struct bench_backend {
                size_t vlen);
     /* BENCH_OK, BENCH_MISS or BENCH_ERR. */
     int (*del)(void *conn, const char *key, size_t klen);
+    /* Optional (NULL: the parent calls set for each item): store n items
+     * with no expiry in as few round trips or transactions as the backend
+     * allows; only used to pre-populate, never timed. BENCH_OK or
+     * BENCH_ERR (the connection is then given up). */
+    int (*populate)(void *conn, const struct bench_item *items, size_t n);
     void (*disconnect)(void *conn);
     void (*close)(void *state);
     /* Optional (NULL if unknown): bytes of memory the entries take, read
@@ -78,6 +93,7 @@ struct bench_backend {
 };
 
 extern const struct bench_backend bench_backend_shmcache;
+extern const struct bench_backend bench_backend_shmcache_l1;
 extern const struct bench_backend bench_backend_lmdb;
 extern const struct bench_backend bench_backend_redis_unix;
 extern const struct bench_backend bench_backend_redis_tcp;

@@ -25,14 +25,16 @@ BENCH=${1:-${BENCH:-./bench/shmcache-bench}}
 DURATION=${BENCH_DURATION:-1}
 REPS=${BENCH_REPS:-3}
 KEYS=${BENCH_KEYS:-100000}
-BACKENDS=${BENCH_BACKENDS:-shmcache,lmdb,redis-unix,redis-tcp,memcached}
+BACKENDS=${BENCH_BACKENDS:-shmcache,shmcache-l1,lmdb,redis-unix,redis-tcp,memcached}
 PROCS=${BENCH_PROCS:-1 2 4}
 VSIZES=${BENCH_VSIZES:-64 1024}
 READ_RATIOS=${BENCH_READ_RATIOS:-1.0 0.9}
 DISTS=${BENCH_DISTS:-uniform zipf:0.99}
 OUT=${BENCH_OUT:-$(dirname "$BENCH")}
-# The backend every other one is divided by.
+# The backend every other one is divided by, and those whose ratio to it
+# the chart's second panel shows.
 BASELINE=lmdb
+RATIO_BACKENDS="shmcache shmcache-l1"
 
 if [ ! -x "$BENCH" ]; then
     echo "matrix.sh: $BENCH is not an executable (build it: make bench/shmcache-bench)" >&2
@@ -90,7 +92,8 @@ done
     echo "## shmcache-bench: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
     echo "Command: \`BENCH_DURATION=$DURATION BENCH_REPS=$REPS make bench\`" \
-        "($KEYS keys, backends $BACKENDS)."
+        "($KEYS keys, backends $BACKENDS; procs $PROCS, values $VSIZES B," \
+        "read ratios $READ_RATIOS, distributions $DISTS)."
     echo "Machine: $(uname -srm), $(getconf _NPROCESSORS_ONLN) CPUs," \
         "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)."
     echo
@@ -98,7 +101,8 @@ done
         "\"×$BASELINE\": the backend's ops/s (or set p99) divided by $BASELINE's" \
         "in the same repetition and cell, median over the repetitions."
     echo
-    awk -F, -v backends="$BACKENDS" -v base="$BASELINE" -v chart="$chart_data" '
+    awk -F, -v backends="$BACKENDS" -v base="$BASELINE" -v chart="$chart_data" \
+        -v ratio_backends="$RATIO_BACKENDS" '
     function median(a, n,    i, j, t) {
         if (n == 0)
             return ""
@@ -137,6 +141,7 @@ done
     function short_dist(d) { sub(/^uniform$/, "uni", d); sub(/^zipf:/, "z", d); return d }
     BEGIN {
         nb = split(backends, order, ",")
+        nr = split(ratio_backends, ratio_order, " ")
         nf = split("ops_per_s get_p50_ns get_p99_ns get_p999_ns set_p50_ns set_p99_ns set_p999_ns errors", fields, " ")
     }
     NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
@@ -158,7 +163,9 @@ done
         printf "cell" > chart
         for (j = 1; j <= nb; j++)
             printf " %s", order[j] > chart
-        printf " shmcache_x_%s\n", base > chart
+        for (j = 1; j <= nr; j++)
+            printf " %s/%s", ratio_order[j], base > chart
+        printf "\n" > chart
         for (ci = 1; ci <= nc; ci++) {
             c = cells[ci]
             split(c, p, SUBSEP)
@@ -186,8 +193,12 @@ done
                     fmt(ratio_of(c, b, "set_p99_ns"), "%.3g"),
                     errors
             }
-            r = ((c, "shmcache") in count) ? ratio_of(c, "shmcache", "ops_per_s") : ""
-            printf " %s\n", (r == "" ? "?" : r) > chart
+            for (j = 1; j <= nr; j++) {
+                b = ratio_order[j]
+                r = ((c, b) in count) ? ratio_of(c, b, "ops_per_s") : ""
+                printf " %s", (r == "" ? "?" : r) > chart
+            }
+            printf "\n" > chart
         }
     }' "$csv"
 } >"$md"
@@ -202,8 +213,15 @@ if ! command -v gnuplot >/dev/null 2>&1; then
     exit "$status"
 fi
 nbackends=$(echo "$BACKENDS" | awk -F, '{ print NF }')
+nratios=$(echo "$RATIO_BACKENDS" | awk '{ print NF }')
 # Room above 1 for the reference line, and for ratios above it.
-ratio_top=$(awk 'NR > 1 && $NF != "?" && $NF + 0 > m { m = $NF + 0 } END { print (m * 1.1 > 1.2 ? m * 1.1 : 1.2) }' "$chart_data")
+# The ratios are the last fields: a cell's label has spaces in it.
+ratio_top=$(awk -v nratios="$nratios" 'NR > 1 {
+        for (i = NF - nratios + 1; i <= NF; i++)
+            if ($i != "?" && $i + 0 > m)
+                m = $i + 0
+    }
+    END { print (m * 1.1 > 1.2 ? m * 1.1 : 1.2) }' "$chart_data")
 gnuplot <<EOF || status=1
 set terminal pngcairo size 1600,1000 font ",9"
 set output '$png'
@@ -223,8 +241,8 @@ set ylabel "ops/s (log scale)"
 plot for [i=2:$((nbackends + 1))] '$chart_data' using i:xtic(1) title columnhead(i)
 unset logscale y
 set yrange [0:$ratio_top]
-set ylabel "shmcache ops/s / $BASELINE ops/s (same repetition)"
-plot '$chart_data' using $((nbackends + 2)):xtic(1) title "shmcache / $BASELINE", \
+set ylabel "ops/s / $BASELINE ops/s (same repetition)"
+plot for [i=$((nbackends + 2)):$((nbackends + nratios + 1))] '$chart_data' using i:xtic(1) title columnhead(i), \
      0.85 with lines dashtype 2 lc rgb "red" title "0.85", \
      1 with lines lc rgb "black" notitle
 unset multiplot

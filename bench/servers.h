@@ -15,7 +15,7 @@
 int server_start_redis(struct bench_server *srv);
 /* memcached, TCP only, 1 GiB of item memory. */
 int server_start_memcached(struct bench_server *srv);
-/* SIGTERM, then wait (SIGKILL if it lingers); removes its scratch dir. */
+/* SIGKILL and reap it (it keeps nothing); removes its scratch dir. */
 void server_stop(struct bench_server *srv);
 
 /* Connect a TCP socket to 127.0.0.1:port with TCP_NODELAY. Returns the
