@@ -445,6 +445,78 @@ static void test_close_while_reader_thread_idle(void **state)
     shmc_close(c);
 }
 
+/* Every reader slot held by a live thread: the next thread's read is
+ * SHMC_EREADERS, not a hang, and succeeds once a holder has exited. */
+static void *read_expecting_full(void *arg)
+{
+    struct idle_reader *r = arg;
+    char buf[8];
+    size_t len = sizeof buf;
+    int rc = shmc_get(r->c, "key", 3, buf, &len, NULL, 0);
+    if (rc != SHMC_EREADERS)
+        note_failure(&r->failure, "read with every slot taken: %s",
+                     shmc_err_name(rc));
+    return NULL;
+}
+
+static void wait_until_read(struct idle_reader *r)
+{
+    pthread_mutex_lock(&r->lock);
+    while (!r->has_read)
+        pthread_cond_wait(&r->cond, &r->lock);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void let_exit(struct idle_reader *r)
+{
+    pthread_mutex_lock(&r->lock);
+    r->may_exit = 1;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void test_reader_slots_exhausted(void **state)
+{
+    enum { SLOTS = 3 };
+    shmc_opts few = {.map_size = TU_MAP_SIZE, .max_readers = SLOTS};
+    shmc_cache *c = tu_open(*state, &few);
+    struct idle_reader holders[SLOTS - 1];
+    pthread_t held[SLOTS - 1], extra;
+    tu_assert_rc(shmc_set(c, "key", 3, "value", 5, 0), 0);
+    struct failure f = {0};
+    expect_read(c, "key", "value", &f); /* the main thread's slot */
+    assert_no_failure(&f, "main thread");
+    for (int i = 0; i < SLOTS - 1; i++) {
+        holders[i] = (struct idle_reader){.c = c,
+                                          .lock = PTHREAD_MUTEX_INITIALIZER,
+                                          .cond = PTHREAD_COND_INITIALIZER};
+        start_thread(&held[i], read_then_wait, &holders[i]);
+        wait_until_read(&holders[i]);
+    }
+    struct idle_reader late = {.c = c};
+    start_thread(&extra, read_expecting_full, &late);
+    join_thread(extra);
+    assert_no_failure(&late.failure, "thread beyond the slots");
+
+    let_exit(&holders[0]);
+    join_thread(held[0]);
+    struct idle_reader after = {.c = c,
+                                .lock = PTHREAD_MUTEX_INITIALIZER,
+                                .cond = PTHREAD_COND_INITIALIZER,
+                                .may_exit = 1};
+    start_thread(&extra, read_then_wait, &after);
+    join_thread(extra);
+    assert_no_failure(&after.failure, "thread after a slot was freed");
+    for (int i = 0; i < SLOTS - 1; i++) {
+        if (i > 0) {
+            let_exit(&holders[i]);
+            join_thread(held[i]);
+        }
+        assert_no_failure(&holders[i].failure, "slot holder");
+    }
+    shmc_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,6 +526,7 @@ int main(void)
         tu_test_in_dir(test_close_after_threads_exited),
         tu_test_in_dir(test_thread_closes_its_own_handle),
         tu_test_in_dir(test_close_while_reader_thread_idle),
+        tu_test_in_dir(test_reader_slots_exhausted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
