@@ -19,7 +19,7 @@
 
 #define SHMC__CONTROL_NAME "control.shm"
 #define SHMC__CONTROL_MAGIC 0x314c5443434d4853ull /* "SHMCCTL1" */
-#define SHMC__LAYOUT_VERSION 1u
+#define SHMC__LAYOUT_VERSION 2u
 #define SHMC__COUNTER_SHARDS 64u
 #define SHMC__COUNTERS_PER_SHARD 16u /* one shard: two cache lines */
 #define SHMC__STAMP_SLOTS 65536u     /* a power of two */

@@ -6,6 +6,9 @@
  * can check afterwards, from the logs alone, that no read was torn, none
  * returned a value older than a write that finished before the read began,
  * none returned a value from the future, and no completed write was lost.
+ * The run is made twice: reading straight from LMDB, and through the
+ * workers' per-thread L1 (shmc_opts.l1_entries), which must not change any
+ * of that.
  * The checker is itself tested on planted histories, so that a checker
  * that cannot fail cannot pass for a consistent cache. */
 #include "testutil.h"
@@ -527,14 +530,16 @@ static void assert_run_exercised(const struct history *h)
             fail_msg("not one %s in the whole run", kind_names[k]);
 }
 
-static void test_random_ops_stay_consistent(void **state)
+/* The whole run, with reads through a per-thread L1 of l1_entries (0:
+ * none) in every worker. */
+static void run_random_ops(const struct tu_dir *d, unsigned l1_entries)
 {
     /* A reader descheduled inside its read pins every page the writers
      * free meanwhile: with 8 processes on 2 cores, 0.4 MB of live entries
      * was seen to take up to 57 MB of map. */
-    shmc_opts opts = {.map_size = 256u << 20};
+    shmc_opts opts = {.map_size = 256u << 20, .l1_entries = l1_entries};
     struct run run = {
-        .c = tu_open(*state, &opts),
+        .c = tu_open(d, &opts),
         .h = history_share(),
         .duration_ns = tu_under_valgrind() ? 1000000000ull : 3000000000ull,
     };
@@ -543,8 +548,30 @@ static void test_random_ops_stay_consistent(void **state)
     assert_run_exercised(run.h);
     struct verdict v = check_history(run.h, stderr);
     assert_no_violation(&v);
+    shmc_stats stats;
+    tu_assert_rc(shmc_stats_get(run.c, &stats), 0);
+    print_message("%llu reads served by an L1\n",
+                  (unsigned long long)stats.l1_hits);
+    /* With the L1 on, a run none of whose reads it served checked nothing
+     * of it. */
+    if (l1_entries)
+        assert_true(stats.l1_hits > 0);
+    else
+        assert_int_equal(stats.l1_hits, 0);
     history_unshare(run.h);
     shmc_close(run.c);
+}
+
+static void test_random_ops_stay_consistent(void **state)
+{
+    run_random_ops(*state, 0);
+}
+
+/* About as many entries as keys: direct-mapped, many keys share an entry,
+ * so the workers' L1s both serve hits and evict. */
+static void test_random_ops_stay_consistent_with_l1(void **state)
+{
+    run_random_ops(*state, 1024);
 }
 
 /* ---- the checker on planted histories ---------------------------------- */
@@ -673,6 +700,7 @@ int main(void)
         cmocka_unit_test(test_checker_accepts_consistent_history),
         cmocka_unit_test(test_checker_reports_planted_faults),
         tu_test_in_dir(test_random_ops_stay_consistent),
+        tu_test_in_dir(test_random_ops_stay_consistent_with_l1),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
