@@ -24,7 +24,9 @@ struct shmc__l1 {
     struct entry entries[];
 };
 
-static _Thread_local struct shmc__l1 *thread_caches;
+/* initial-exec for the same reason as store.c's thread_readers. */
+static _Thread_local struct shmc__l1 *thread_caches
+    __attribute__((tls_model("initial-exec")));
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t caches_key; /* its destructor frees a thread's caches */
 

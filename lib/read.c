@@ -1,6 +1,8 @@
-/* read.c - the get calls. One lookup serves all three: it finds the record,
+/* read.c - the get calls. One lookup serves all three: it finds the record
+ * (in the thread's L1 copy when the stamps vouch for it, else in LMDB),
  * decides fresh/stale/expired, and hands the record to a delivery function
- * while the read transaction is still open.
+ * while the bytes are still held: the read transaction open, or the L1
+ * held against nested reads.
  *
  * Readers never write to the map: an expired entry is only skipped here and
  * counted, and removed later by a writer or the sweeper. */

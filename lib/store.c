@@ -60,7 +60,11 @@ struct shmc__reader {
 static pthread_mutex_t readers_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t readers_once = PTHREAD_ONCE_INIT;
 static pthread_key_t readers_key; /* its destructor ends a thread's readers */
-static _Thread_local struct shmc__reader *thread_readers;
+/* initial-exec: read on every get, and the default model would make that
+ * a call to __tls_get_addr from the shared library. Eight bytes fit the
+ * static TLS glibc keeps for libraries loaded later with dlopen. */
+static _Thread_local struct shmc__reader *thread_readers
+    __attribute__((tls_model("initial-exec")));
 static _Atomic uint64_t next_store_id = 1;
 
 static int map_err(int rc, const char *what)
