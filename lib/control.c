@@ -24,28 +24,53 @@
 #include "record.h"
 #include "shmcache.h"
 
-#define CACHE_LINE 64u
-
 static size_t round_up(size_t n, size_t to)
 {
     return (n + to - 1) / to * to;
 }
 
+_Static_assert(sizeof(pthread_mutex_t) <= SHMC__CACHE_LINE,
+               "a lock slot is one cache line");
+
 struct layout {
-    size_t counters_offset, stamps_offset, size;
+    size_t counters_offset, stamps_offset, locks_offset, size;
 };
 
-static struct layout layout_of(void)
+static struct layout layout_of(uint32_t lock_slots)
 {
     struct layout l;
     l.counters_offset = round_up(sizeof(struct shmc__control_header),
-                                 CACHE_LINE);
+                                 SHMC__CACHE_LINE);
     l.stamps_offset = l.counters_offset + (size_t)SHMC__COUNTER_SHARDS *
                                               SHMC__COUNTERS_PER_SHARD *
                                               sizeof(uint64_t);
-    l.size = l.stamps_offset + ((size_t)SHMC__STAMP_SLOTS + 1) *
-                                   sizeof(uint64_t);
+    l.locks_offset = round_up(l.stamps_offset +
+                                  ((size_t)SHMC__STAMP_SLOTS + 1) *
+                                      sizeof(uint64_t),
+                              SHMC__CACHE_LINE);
+    l.size = l.locks_offset + (size_t)lock_slots * SHMC__CACHE_LINE;
     return l;
+}
+
+/* Robust: a holder that dies hands the next locker EOWNERDEAD instead of a
+ * hang. Recursive: a thread that locks two keys sharing a slot (or one key
+ * twice) does not deadlock on itself. */
+static int init_locks(struct shmc__control *ctl, const char *dirpath)
+{
+    pthread_mutexattr_t attr;
+    int rc = pthread_mutexattr_init(&attr);
+    if (rc == 0)
+        rc = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    if (rc == 0)
+        rc = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    if (rc == 0)
+        rc = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    for (uint32_t i = 0; rc == 0 && i < ctl->hdr->lock_slots; i++)
+        rc = pthread_mutex_init(shmc__control_lock_slot(ctl, i), &attr);
+    pthread_mutexattr_destroy(&attr);
+    return rc ? shmc__fail(-rc, "%s/control.shm: lock table: %s", dirpath,
+                           strerror(rc))
+              : 0;
 }
 
 int shmc__control_lock(struct shmc__control *ctl)
@@ -65,7 +90,7 @@ void shmc__control_unlock(struct shmc__control *ctl)
 static int initialise(struct shmc__control *ctl, const char *dirpath,
                       const struct shmc__control_config *cfg)
 {
-    struct layout l = layout_of();
+    struct layout l = layout_of(cfg->lock_slots);
     size_t size = l.size;
     /* Start from zeros whatever a dead creator left. */
     if (ftruncate(ctl->fd, 0) < 0 || ftruncate(ctl->fd, (off_t)size) < 0)
@@ -86,12 +111,18 @@ static int initialise(struct shmc__control *ctl, const char *dirpath,
     h->counters_offset = l.counters_offset;
     h->stamps_offset = l.stamps_offset;
     h->stamp_slots = SHMC__STAMP_SLOTS;
+    h->lock_slots = cfg->lock_slots;
+    h->locks_offset = l.locks_offset;
     h->map_size = cfg->map_size;
     h->created_at_ms = shmc__now_ms();
-    atomic_store_explicit(&h->magic, SHMC__CONTROL_MAGIC,
-                          memory_order_release);
     ctl->hdr = h;
     ctl->size = size;
+    ctl->locks = (unsigned char *)h + l.locks_offset;
+    int rc = init_locks(ctl, dirpath);
+    if (rc)
+        return rc;
+    atomic_store_explicit(&h->magic, SHMC__CONTROL_MAGIC,
+                          memory_order_release);
     return 0;
 }
 
@@ -127,8 +158,11 @@ static int validate(struct shmc__control *ctl, const char *dirpath,
                           "%s/control.shm: made with %u-byte mutexes, this "
                           "library has %zu-byte mutexes",
                           dirpath, h->mutex_size, sizeof(pthread_mutex_t));
-    struct layout l = layout_of();
-    if (h->header_size != sizeof *h || h->file_size != file_size ||
+    uint32_t slots = h->lock_slots;
+    struct layout l = layout_of(slots <= SHMC__MAX_LOCK_SLOTS ? slots : 0);
+    if (slots == 0 || slots > SHMC__MAX_LOCK_SLOTS || (slots & (slots - 1)) ||
+        h->locks_offset != l.locks_offset ||
+        h->header_size != sizeof *h || h->file_size != file_size ||
         file_size != l.size || h->counters_offset != l.counters_offset ||
         h->stamps_offset != l.stamps_offset ||
         h->stamp_slots != SHMC__STAMP_SLOTS ||
@@ -184,6 +218,7 @@ int shmc__control_open(struct shmc__control *ctl, int dirfd,
                                          ctl->hdr->counters_offset);
     ctl->stamps = (_Atomic uint64_t *)((char *)ctl->hdr +
                                        ctl->hdr->stamps_offset);
+    ctl->locks = (unsigned char *)ctl->hdr + ctl->hdr->locks_offset;
     return 0;
 }
 

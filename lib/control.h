@@ -6,11 +6,14 @@
  *            counters, each shard on cache lines of its own
  *   stamps   stamp_slots + 1 64-bit version stamps (see stamps.h); the
  *            last one is the epoch, moved by changes to many keys at once
- * Later sections (lock table, recency array) are added after the stamps
- * and announced by offsets in the header, with a new layout version. */
+ *   locks    lock_slots process-shared robust recursive mutexes, one per
+ *            cache line (see locks.c)
+ * Later sections (the recency array) are added after the locks and
+ * announced by offsets in the header, with a new layout version. */
 #ifndef SHMC_CONTROL_H
 #define SHMC_CONTROL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,10 +22,12 @@
 
 #define SHMC__CONTROL_NAME "control.shm"
 #define SHMC__CONTROL_MAGIC 0x314c5443434d4853ull /* "SHMCCTL1" */
-#define SHMC__LAYOUT_VERSION 2u
+#define SHMC__LAYOUT_VERSION 3u
 #define SHMC__COUNTER_SHARDS 64u
 #define SHMC__COUNTERS_PER_SHARD 16u /* one shard: two cache lines */
 #define SHMC__STAMP_SLOTS 65536u     /* a power of two */
+#define SHMC__MAX_LOCK_SLOTS (1u << 20)
+#define SHMC__CACHE_LINE 64u
 
 struct shmc__control_header {
     _Atomic uint64_t magic; /* SHMC__CONTROL_MAGIC once initialised */
@@ -36,7 +41,8 @@ struct shmc__control_header {
     uint64_t counters_offset;
     uint64_t stamps_offset;
     uint32_t stamp_slots;
-    uint32_t reserved;
+    uint32_t lock_slots; /* creation option, a power of two */
+    uint64_t locks_offset;
     uint64_t map_size;    /* creation option */
     uint64_t created_at_ms;
     /* The last entry version handed out (see shmc__version_time). */
@@ -49,11 +55,13 @@ struct shmc__control {
     struct shmc__control_header *hdr;
     _Atomic uint64_t *counters; /* counter_shards * counters_per_shard */
     _Atomic uint64_t *stamps;   /* stamp_slots + 1, the last the epoch */
+    unsigned char *locks;       /* lock_slots cache lines, a mutex each */
 };
 
 struct shmc__control_config {
     uint64_t map_size;
     unsigned max_readers;
+    unsigned lock_slots; /* a power of two */
 };
 
 /* Open dirfd's control.shm, creating and initialising it if absent (or left
@@ -77,6 +85,13 @@ void shmc__control_close(struct shmc__control *ctl);
  * version an entry still carries. */
 uint64_t shmc__control_next_version(struct shmc__control *ctl,
                                     uint64_t now_ms);
+
+/* The mutex of lock slot i (i < lock_slots). */
+static inline pthread_mutex_t *shmc__control_lock_slot(struct shmc__control *ctl,
+                                                       uint32_t i)
+{
+    return (pthread_mutex_t *)(ctl->locks + (size_t)i * SHMC__CACHE_LINE);
+}
 
 /* The counters of shard i. */
 static inline _Atomic uint64_t *shmc__control_shard(struct shmc__control *ctl,

@@ -30,6 +30,9 @@ int shmc_open(shmc_cache **out, const char *path, const shmc_opts *opts)
     if (c->opts.map_size && c->opts.map_size < MIN_MAP_SIZE)
         rc = shmc__fail(SHMC_EINVAL, "map_size %llu is below the minimum %u",
                         (unsigned long long)c->opts.map_size, MIN_MAP_SIZE);
+    else if (c->opts.lock_slots > SHMC__MAX_LOCK_SLOTS)
+        rc = shmc__fail(SHMC_EINVAL, "lock_slots %u is above the maximum %u",
+                        c->opts.lock_slots, SHMC__MAX_LOCK_SLOTS);
     c->path = strdup(path ? path : SHMC_DEFAULT_PATH);
     c->group = c->opts.group ? strdup(c->opts.group) : NULL;
     c->opts.group = c->group;
@@ -85,6 +88,13 @@ int shmc_stats_get(shmc_cache *c, shmc_stats *out)
         .sets = sum[SHMC__C_SETS],
         .deletes = sum[SHMC__C_DELETES],
         .l1_hits = sum[SHMC__C_L1_HITS],
+        .locks = sum[SHMC__C_LOCKS],
+        .lock_waits = sum[SHMC__C_LOCK_WAITS],
+        .lock_timeouts = sum[SHMC__C_LOCK_TIMEOUTS],
+        .lock_recoveries = sum[SHMC__C_LOCK_RECOVERIES],
+        .computes = sum[SHMC__C_COMPUTES],
+        .compute_errors = sum[SHMC__C_COMPUTE_ERRORS],
+        .stale_served = sum[SHMC__C_STALE_SERVED],
     };
     return 0;
 }

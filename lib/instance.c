@@ -122,7 +122,12 @@ static int instance_open(struct shmc__instance *inst, int dirfd,
                                      : SHMC_DEFAULT_MAP_SIZE,
         .max_readers = c->opts.max_readers ? c->opts.max_readers
                                            : SHMC_DEFAULT_MAX_READERS,
+        .lock_slots = 1,
     };
+    unsigned want = c->opts.lock_slots ? c->opts.lock_slots
+                                       : SHMC_DEFAULT_LOCK_SLOTS;
+    while (ccfg.lock_slots < want)
+        ccfg.lock_slots <<= 1;
     long page = sysconf(_SC_PAGESIZE);
     ccfg.map_size = (ccfg.map_size + (uint64_t)page - 1) / (uint64_t)page *
                     (uint64_t)page;

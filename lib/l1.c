@@ -13,6 +13,7 @@ struct entry {
     uint64_t version, fresh_until, expires_at;
     uint16_t key_len;            /* 0: empty */
     uint16_t value_len;
+    uint8_t flags;               /* the record's SHMC__REC_* */
     unsigned char bytes[SHMC__L1_ITEM_MAX]; /* key, then value */
 };
 
@@ -95,7 +96,7 @@ int shmc__l1_find(struct shmc__l1 *l1, const struct shmc__control *ctl,
     if (e->key_len != klen || e->hash != key_hash ||
         memcmp(e->bytes, key, klen) != 0 || !shmc__stamps_same(ctl, &e->tag))
         return SHMC_ENOTFOUND;
-    r->flags = 0;
+    r->flags = e->flags;
     r->version = e->version;
     r->fresh_until = e->fresh_until;
     r->expires_at = e->expires_at;
@@ -120,6 +121,7 @@ void shmc__l1_store(struct shmc__l1 *l1, const struct shmc__stamp_view *v,
     e->expires_at = r->expires_at;
     e->key_len = (uint16_t)klen;
     e->value_len = (uint16_t)r->value_len;
+    e->flags = r->flags;
     memcpy(e->bytes, key, klen);
     memcpy(e->bytes + klen, r->value, r->value_len);
 }

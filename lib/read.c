@@ -16,6 +16,7 @@
 #include "instance.h"
 #include "keys.h"
 #include "l1.h"
+#include "ops.h"
 #include "record.h"
 #include "stamps.h"
 #include "stats.h"
@@ -40,10 +41,18 @@ static int serve(struct shmc__instance *inst, const struct shmc__record *r,
 {
     switch (shmc__record_freshness(r, shmc__now_ms())) {
     case SHMC__FRESH:
+        /* A cached "not found": a hit for get_or_compute, which asked for
+         * it; an ordinary miss for everyone else. */
+        if (r->flags & SHMC__REC_NEGATIVE) {
+            if (!(flags & SHMC__GET_NEGATIVE))
+                return SHMC_ENOTFOUND;
+            *counted = SHMC__C_HITS;
+            return SHMC__NEGATIVE;
+        }
         *counted = SHMC__C_HITS;
         return deliver(r, 0, arg);
     case SHMC__STALE:
-        if (!(flags & SHMC_GET_STALE))
+        if (!(flags & SHMC_GET_STALE) || (r->flags & SHMC__REC_NEGATIVE))
             return SHMC_ENOTFOUND;
         *counted = SHMC__C_STALE_HITS;
         return deliver(r, SHMC_STALE, arg);
@@ -98,8 +107,8 @@ static int read_entry(shmc_cache *c, const void *key, size_t klen,
     struct shmc__instance *inst;
     struct shmc__key k;
     struct shmc__record r;
-    if (!c || (flags & ~SHMC_GET_STALE))
-        return shmc__fail(SHMC_EINVAL, "get: NULL handle or unknown flags");
+    if (!c)
+        return shmc__fail(SHMC_EINVAL, "get: NULL handle");
     int rc = shmc__instance_get(c, &inst);
     if (rc == 0)
         rc = shmc__key_make(&k, key, klen, inst->max_direct_key);
@@ -132,6 +141,13 @@ static int read_entry(shmc_cache *c, const void *key, size_t klen,
     return rc;
 }
 
+static int check_flags(unsigned flags)
+{
+    return flags & ~SHMC_GET_STALE
+               ? shmc__fail(SHMC_EINVAL, "get: unknown flags %#x", flags)
+               : 0;
+}
+
 struct copy_out {
     void *buf;
     size_t *len;
@@ -159,7 +175,8 @@ int shmc_get(shmc_cache *c, const void *key, size_t klen, void *buf,
     if (!len || (!buf && *len))
         return shmc__fail(SHMC_EINVAL, "shmc_get: NULL buffer or length");
     struct copy_out o = {buf, len, meta};
-    return read_entry(c, key, klen, flags, deliver_copy, &o);
+    int rc = check_flags(flags);
+    return rc ? rc : read_entry(c, key, klen, flags, deliver_copy, &o);
 }
 
 struct alloc_out {
@@ -184,14 +201,24 @@ static int deliver_alloc(const struct shmc__record *r, int status, void *arg)
     return status;
 }
 
-int shmc_get_alloc(shmc_cache *c, const void *key, size_t klen, void **val,
-                   size_t *len, shmc_meta *meta, unsigned flags)
+int shmc__read_alloc(shmc_cache *c, const void *key, size_t klen,
+                     unsigned flags, void **val, size_t *len,
+                     shmc_meta *meta)
 {
     if (!val || !len)
         return shmc__fail(SHMC_EINVAL, "shmc_get_alloc: NULL argument");
     *val = NULL;
     struct alloc_out o = {val, len, meta};
     return read_entry(c, key, klen, flags, deliver_alloc, &o);
+}
+
+int shmc_get_alloc(shmc_cache *c, const void *key, size_t klen, void **val,
+                   size_t *len, shmc_meta *meta, unsigned flags)
+{
+    int rc = check_flags(flags);
+    if (rc && val)
+        *val = NULL;
+    return rc ? rc : shmc__read_alloc(c, key, klen, flags, val, len, meta);
 }
 
 struct view_out {
@@ -214,5 +241,6 @@ int shmc_get_view(shmc_cache *c, const void *key, size_t klen,
     if (!fn)
         return shmc__fail(SHMC_EINVAL, "shmc_get_view: NULL callback");
     struct view_out o = {fn, arg};
-    return read_entry(c, key, klen, flags, deliver_view, &o);
+    int rc = check_flags(flags);
+    return rc ? rc : read_entry(c, key, klen, flags, deliver_view, &o);
 }

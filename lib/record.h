@@ -27,9 +27,10 @@
 /* The largest time a record holds; later times are stored as "never". */
 #define SHMC__TIME_NEVER48 0xffffffffffffull
 
-/* No flag is defined yet; the byte is kept for compression, encryption and
- * negative entries, and a record with an unknown flag is refused. */
-#define SHMC__REC_KNOWN_FLAGS 0x00u
+/* Flags. A record with an unknown flag is refused; the byte keeps room for
+ * compression and encryption. */
+#define SHMC__REC_NEGATIVE 0x01u /* a cached "not found": no value */
+#define SHMC__REC_KNOWN_FLAGS 0x01u
 
 struct shmc__record {
     uint8_t flags;

@@ -91,6 +91,8 @@ extern "C" {
 #define SHMC_DEFAULT_MAP_SIZE (256u * 1024 * 1024)
 /** Default number of LMDB reader slots (LMDB's own default is 126). */
 #define SHMC_DEFAULT_MAX_READERS 1024u
+/** Default number of per-key lock slots. */
+#define SHMC_DEFAULT_LOCK_SLOTS 4096u
 /** The longest key accepted. */
 #define SHMC_MAX_KEY_LEN 65535u
 
@@ -112,7 +114,8 @@ extern "C" {
     XX(EEXIST, -1010, "key already present")                                  \
     XX(ECONFLICT, -1011, "entry changed since the version given")            \
     XX(EREADERS, -1012, "no free reader slot (raise max_readers)")           \
-    XX(EINTERNAL, -1013, "unexpected error inside the storage engine")
+    XX(EINTERNAL, -1013, "unexpected error inside the storage engine")      \
+    XX(ETIMEDOUT, -1014, "timed out waiting for a lock")
 
 enum shmc_errno {
 #define SHMC_XX_ENUM(name, value, msg) SHMC_##name = (value),
@@ -122,6 +125,9 @@ enum shmc_errno {
 
 /** Positive return of a read asked with SHMC_GET_STALE: the value is stale. */
 #define SHMC_STALE 1
+/** Positive return of shmc_lock(): acquired, but the previous holder died
+ *  holding it, so whatever it protected may be half done. */
+#define SHMC_LOCK_RECOVERED 2
 
 /**
  * Describe a return value: 0, a SHMC_E* code, a negative errno value, or
@@ -181,6 +187,12 @@ typedef struct shmc_opts {
      *  written it since: never a stale answer. Worth it for hot keys and
      *  small values; memory is entries x 260 bytes per reading thread. */
     unsigned l1_entries;
+    /** creation: slots of the per-key lock table, 0 for
+     *  SHMC_DEFAULT_LOCK_SLOTS; rounded up to a power of two, at most
+     *  2^20. Keys whose hashes pick the same slot share its lock: with
+     *  4096 slots, a lock shares its slot with one of 63 others held at
+     *  the same moment about 1.5% of the time. 64 bytes each. */
+    unsigned lock_slots;
 } shmc_opts;
 
 /**
@@ -335,7 +347,8 @@ SHMC_EXPORT int shmc_set_at(shmc_cache *c, const void *key, size_t klen,
                             const void *val, size_t vlen,
                             uint64_t expires_at_ms);
 
-/** Store only if absent: SHMC_EEXIST when a live entry holds the key. */
+/** Store only if absent: SHMC_EEXIST when a live entry holds the key (a
+ *  cached "not found" of shmc_get_or_compute() counts as absent). */
 SHMC_EXPORT int shmc_add(shmc_cache *c, const void *key, size_t klen,
                          const void *val, size_t vlen, uint64_t ttl_ms);
 
@@ -393,6 +406,126 @@ SHMC_EXPORT int shmc_del_prefix(shmc_cache *c, const void *prefix,
 SHMC_EXPORT int shmc_clear(shmc_cache *c);
 
 /* ------------------------------------------------------------------------ */
+/* Per-key locks                                                             */
+
+/** A held lock; filled by shmc_lock(), given back to shmc_unlock(). */
+typedef struct shmc_keylock {
+    shmc_cache *cache; /**< NULL when not held */
+    uint32_t slot;
+} shmc_keylock;
+
+/** shmc_lock() timeout: wait as long as it takes. */
+#define SHMC_LOCK_FOREVER UINT64_MAX
+
+/**
+ * Take the lock of a key, shared by every process of the instance: for a
+ * critical section of your own ("create one token per user"). Locks live
+ * in control.shm, a key's lock chosen by its hash among
+ * shmc_opts.lock_slots; shmc_clear() and deletes never touch them.
+ *
+ * @param timeout_ms  how long to wait: 0 tries once, SHMC_LOCK_FOREVER
+ *                    waits without limit (measured on CLOCK_MONOTONIC).
+ * @param lock        receives the held lock.
+ * @return 0 (acquired); SHMC_LOCK_RECOVERED (acquired, but its previous
+ *         holder died holding it: the lock is made consistent again and
+ *         counted, and the caller should redo what the holder may have
+ *         left half done); SHMC_ETIMEDOUT (not acquired; nothing is
+ *         held); SHMC_EKEYLEN, SHMC_EINVAL.
+ *
+ * Rules: the lock belongs to the calling thread and must be released by
+ * it. A thread may lock a key it already holds, or another key whose slot
+ * it already holds: the slot's mutex is recursive, so this never
+ * deadlocks, and each successful shmc_lock() needs its own shmc_unlock().
+ * Two threads locking two keys in opposite orders can deadlock like any
+ * two mutexes (and so can two keys that share a slot, in opposite orders,
+ * with a third key): take several locks in one order, or with a timeout.
+ * A child process does not inherit the locks its parent holds at fork().
+ */
+SHMC_EXPORT int shmc_lock(shmc_cache *c, const void *key, size_t klen,
+                          uint64_t timeout_ms, shmc_keylock *lock);
+
+/**
+ * Release a lock taken by shmc_lock() in this thread. Returns 0, or
+ * SHMC_EINVAL if lock is not held (or is held by another thread).
+ */
+SHMC_EXPORT int shmc_unlock(shmc_keylock *lock);
+
+/* ------------------------------------------------------------------------ */
+/* Single flight                                                            */
+
+/** What a compute callback answers; zeroed before the call. */
+typedef struct shmc_compute_out {
+    /** The value: memory of the callback's that stays valid until
+     *  shmc_get_or_compute() returns (a buffer in arg, a static string);
+     *  it is copied into the cache and into the caller's result. */
+    const void *value;
+    size_t len;
+    /** Non-zero: there is no such thing; cache that answer ("negative
+     *  entry") for negative_ttl_ms instead of a value. */
+    int not_found;
+    /** Non-zero: override the options' ttl_ms / stale_ms /
+     *  negative_ttl_ms for this answer. */
+    uint64_t ttl_ms, stale_ms, negative_ttl_ms;
+} shmc_compute_out;
+
+/**
+ * Compute the value of key (from a database, a remote service...).
+ * Return 0 and fill *out, or a negative code of your choice for a failure
+ * (it is returned to the caller unless a stale value can be served).
+ */
+typedef int (*shmc_compute_fn)(const void *key, size_t klen, void *arg,
+                               shmc_compute_out *out);
+
+/** Options of shmc_get_or_compute(). A zeroed struct is valid: no expiry,
+ *  no stale window, not-found answers not cached, waits without limit. */
+typedef struct shmc_compute_opts {
+    uint64_t ttl_ms;          /**< TTL of a computed value (0: none) */
+    uint64_t stale_ms;        /**< its stale window after the TTL */
+    uint64_t negative_ttl_ms; /**< TTL of a "not found" (0: not cached) */
+    /** How long to wait for the process computing the key when there is
+     *  nothing to serve meanwhile; 0 waits without limit. */
+    uint64_t lock_timeout_ms;
+    /** With a stale value at hand, how long to wait for the computing
+     *  process before serving the stale value instead (0: not at all). */
+    uint64_t stale_wait_ms;
+} shmc_compute_opts;
+
+/**
+ * Read key; if it is missing, compute it in exactly one process of all
+ * that ask at the same time, store it, and return it to all of them.
+ *
+ *  - Fresh in the cache: returned at once, no lock taken.
+ *  - Missing: the key's lock is taken (shmc_lock), the cache read again
+ *    (another process may have just stored it), compute called, its
+ *    answer stored with its TTL, the lock released. Processes waiting for
+ *    the lock then find the stored value and do not compute.
+ *  - Stale (fresh-until passed, expires-at not yet): if the lock cannot be
+ *    had within stale_wait_ms, the stale value is returned
+ *    (stale-while-revalidate: someone else is refreshing it). If compute
+ *    fails, the stale value is returned (stale-if-error) for as long as it
+ *    has not expired, and the failure is counted.
+ *  - A compute that dies (the process is killed) hands the lock to the next
+ *    waiter, which computes again; a compute that runs long keeps the lock:
+ *    no second compute starts, and waiters give up after lock_timeout_ms
+ *    with SHMC_ETIMEDOUT (or take the stale value, if there is one).
+ *
+ * @param val, len  receive the value in memory the caller frees with
+ *                  shmc_free() (NUL-terminated beyond len), or NULL.
+ * @param meta      receives the entry's metadata, or NULL.
+ * @return 0 (a fresh value, cached or just computed); SHMC_STALE (a stale
+ *         value, as above); SHMC_ENOTFOUND (compute answered not_found, or
+ *         that answer is cached; *val is NULL); SHMC_ETIMEDOUT (waited
+ *         lock_timeout_ms for another computing process, nothing to
+ *         serve); compute's own negative code when it failed with nothing
+ *         stale to serve; or an error as shmc_get_alloc() or shmc_set_ex().
+ */
+SHMC_EXPORT int shmc_get_or_compute(shmc_cache *c, const void *key,
+                                    size_t klen, shmc_compute_fn compute,
+                                    void *arg, const shmc_compute_opts *opts,
+                                    void **val, size_t *len,
+                                    shmc_meta *meta);
+
+/* ------------------------------------------------------------------------ */
 /* Statistics and information                                               */
 
 /** Counters summed over every process that used the instance. */
@@ -405,6 +538,15 @@ typedef struct shmc_stats {
     uint64_t deletes;     /**< live entries deleted */
     uint64_t l1_hits;     /**< hits (fresh or stale) served by a
                                per-thread read cache, without LMDB */
+    uint64_t locks;       /**< shmc_lock() calls that acquired */
+    uint64_t lock_waits;  /**< of those and the timeouts: had to wait */
+    uint64_t lock_timeouts;   /**< gave up after their timeout */
+    uint64_t lock_recoveries; /**< acquired from a holder that died */
+    uint64_t computes;        /**< compute callbacks run */
+    uint64_t compute_errors;  /**< of those, failed */
+    uint64_t stale_served;    /**< stale values served by get_or_compute
+                                   (while another refreshed, or after a
+                                   failed compute) */
 } shmc_stats;
 
 /** Sum the shared counters. Lock-free; never blocks a worker. */

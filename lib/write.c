@@ -14,6 +14,7 @@
 #include "errors.h"
 #include "instance.h"
 #include "keys.h"
+#include "ops.h"
 #include "record.h"
 #include "stamps.h"
 #include "stats.h"
@@ -73,10 +74,11 @@ static int commit_write(struct writer *w, uint64_t sets, uint64_t deletes)
     return 0;
 }
 
-/* Write a record for k with a new version. */
+/* Write a record for k with a new version and the given SHMC__REC_*
+ * flags. */
 static int put_entry(struct writer *w, const struct shmc__key *k,
                      const void *val, size_t vlen, uint64_t now,
-                     struct expiry e, uint64_t *version)
+                     struct expiry e, unsigned rec_flags, uint64_t *version)
 {
     struct shmc__instance *inst = w->inst;
     if (vlen > UINT32_MAX || vlen > inst->max_record)
@@ -85,6 +87,7 @@ static int put_entry(struct writer *w, const struct shmc__key *k,
                           vlen, (unsigned long long)inst->max_record);
     int hashed = shmc__key_hashed(k);
     struct shmc__record r = {
+        .flags = (uint8_t)rec_flags,
         .fresh_until = e.fresh_until,
         .expires_at = e.expires_at,
         .version = shmc__control_next_version(&inst->ctl, now),
@@ -121,8 +124,10 @@ static int find_live(struct shmc__txn *t, const struct shmc__key *k,
     return rc;
 }
 
-int shmc_set_ex(shmc_cache *c, const void *key, size_t klen, const void *val,
-                size_t vlen, const shmc_set_opts *opts, uint64_t *version)
+int shmc__write_record(shmc_cache *c, const void *key, size_t klen,
+                       const void *val, size_t vlen,
+                       const shmc_set_opts *opts, unsigned rec_flags,
+                       uint64_t *version)
 {
     static const shmc_set_opts none;
     const shmc_set_opts *o = opts ? opts : &none;
@@ -142,19 +147,27 @@ int shmc_set_ex(shmc_cache *c, const void *key, size_t klen, const void *val,
         int live = find_live(&w.t, &k, now, &old);
         if (live != 0 && live != SHMC_ENOTFOUND)
             rc = live;
-        else if ((o->flags & SHMC_SET_ADD) && live == 0)
+        else if ((o->flags & SHMC_SET_ADD) && live == 0 &&
+                 !(old.flags & SHMC__REC_NEGATIVE))
             rc = shmc__fail(SHMC_EEXIST, "add: the key is present");
         else if (o->if_version && (live != 0 || old.version != o->if_version))
             rc = shmc__fail(SHMC_ECONFLICT, "set: version %llu expected",
                             (unsigned long long)o->if_version);
     }
     if (rc == 0)
-        rc = put_entry(&w, &k, val, vlen, now, expiry_from(o, now), version);
+        rc = put_entry(&w, &k, val, vlen, now, expiry_from(o, now),
+                       rec_flags, version);
     if (rc) {
         abort_write(&w);
         return rc;
     }
     return commit_write(&w, 1, 0);
+}
+
+int shmc_set_ex(shmc_cache *c, const void *key, size_t klen, const void *val,
+                size_t vlen, const shmc_set_opts *opts, uint64_t *version)
+{
+    return shmc__write_record(c, key, klen, val, vlen, opts, 0, version);
 }
 
 int shmc_set(shmc_cache *c, const void *key, size_t klen, const void *val,
@@ -202,7 +215,7 @@ int shmc_touch(shmc_cache *c, const void *key, size_t klen, uint64_t ttl_ms)
         shmc_set_opts o = {.ttl_ms = ttl_ms,
                            .stale_ms = old.expires_at - old.fresh_until};
         rc = put_entry(&w, &k, copy, old.value_len, now, expiry_from(&o, now),
-                       NULL);
+                       old.flags, NULL);
     }
     free(copy);
     if (rc) {
@@ -272,7 +285,8 @@ int shmc_mset(shmc_cache *c, const shmc_item *items, size_t n,
             rc = shmc__key_make(&k, items[i].key, items[i].klen,
                                 w.inst->max_direct_key);
         if (rc == 0)
-            rc = put_entry(&w, &k, items[i].val, items[i].vlen, now, e, NULL);
+            rc = put_entry(&w, &k, items[i].val, items[i].vlen, now, e, 0,
+                           NULL);
     }
     if (rc) {
         abort_write(&w);

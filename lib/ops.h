@@ -1,0 +1,28 @@
+/* ops.h - the read and write entry points behind the public calls, with
+ * what only the library may ask for: negative entries. */
+#ifndef SHMC_OPS_H
+#define SHMC_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shmcache.h"
+
+/* Read flag: report a negative entry as SHMC__NEGATIVE instead of a miss. */
+#define SHMC__GET_NEGATIVE 0x100u
+/* Positive return of a read with SHMC__GET_NEGATIVE: a cached "not found"
+ * (*val stays NULL). */
+#define SHMC__NEGATIVE 16
+
+/* shmc_get_alloc() with internal flags as well. */
+int shmc__read_alloc(shmc_cache *c, const void *key, size_t klen,
+                     unsigned flags, void **val, size_t *len,
+                     shmc_meta *meta);
+
+/* shmc_set_ex() writing a record with the given SHMC__REC_* flags. */
+int shmc__write_record(shmc_cache *c, const void *key, size_t klen,
+                       const void *val, size_t vlen,
+                       const shmc_set_opts *opts, unsigned rec_flags,
+                       uint64_t *version);
+
+#endif
