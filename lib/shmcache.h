@@ -255,12 +255,14 @@ typedef struct shmc_meta {
  * @param meta  receives the entry's metadata, or NULL.
  * @param flags 0 or SHMC_GET_STALE.
  * @return 0 (fresh), SHMC_STALE (stale, only with SHMC_GET_STALE),
- *         SHMC_ENOTFOUND (absent, expired, or stale without the flag),
+ *         SHMC_ENOTFOUND (absent, expired, stale without the flag, or a
+ *         "not found" answer cached by shmc_get_or_compute()),
  *         SHMC_EBUFSMALL (nothing copied; *len set), SHMC_EKEYLEN,
  *         SHMC_EINVAL, SHMC_ECORRUPT, SHMC_EREADERS.
  *
- * Makes no system call and no allocation once the thread has read from this
- * instance before.
+ * Makes no system call and no allocation once the thread has read through
+ * this handle before (the first read makes the thread's reader and, with
+ * l1_entries, its cache).
  */
 SHMC_EXPORT int shmc_get(shmc_cache *c, const void *key, size_t klen,
                          void *buf, size_t *len, shmc_meta *meta,

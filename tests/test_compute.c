@@ -8,7 +8,6 @@
  * one before it answers, so that the test decides how long it holds the
  * key's lock instead of guessing with sleeps. */
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -35,11 +34,6 @@
 #define WAITER_TIMEOUT_MS 100u
 #define BYSTANDERS 32u
 
-static shmc_cache *cache(void **state)
-{
-    return ((struct tu_cache *)*state)->c;
-}
-
 /* How long to wait for another process before calling the run hung. */
 static int child_timeout_s(void)
 {
@@ -57,34 +51,6 @@ static unsigned event_limit_ms(void)
 static unsigned margin_ms(unsigned ms)
 {
     return tu_under_valgrind() ? ms * 10 : ms;
-}
-
-static uint64_t elapsed_ms(uint64_t start_ns)
-{
-    return (tu_now_ns() - start_ns) / 1000000u;
-}
-
-static shmc_stats stats_of(shmc_cache *c)
-{
-    shmc_stats s;
-    tu_assert_rc(shmc_stats_get(c, &s), 0);
-    return s;
-}
-
-/* Read key with a plain shmc_get and compare with want (NULL: expect a
- * miss). */
-static void check_value(shmc_cache *c, const char *key, const char *want)
-{
-    char buf[256];
-    size_t len = sizeof buf;
-    int rc = shmc_get(c, key, strlen(key), buf, &len, NULL, 0);
-    if (!want) {
-        tu_assert_rc(rc, SHMC_ENOTFOUND);
-        return;
-    }
-    tu_assert_rc(rc, 0);
-    assert_int_equal(len, strlen(want));
-    assert_memory_equal(buf, want, len);
 }
 
 /* ---- computes ----------------------------------------------------------- */
@@ -114,17 +80,6 @@ static int scripted_compute(const void *key, size_t klen, void *arg,
     return s->rc;
 }
 
-/* Read one byte from fd within limit_ms: 0, or -1. */
-static int wait_byte(int fd, unsigned limit_ms)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    char b;
-    int n;
-    while ((n = poll(&p, 1, (int)limit_ms)) < 0 && errno == EINTR)
-        ;
-    return n == 1 && read(fd, &b, 1) == 1 ? 0 : -1;
-}
-
 /* A compute the test holds inside its callback, and so holding the key's
  * lock: it writes a byte on started, then answers value once a byte comes
  * on release (or fails after event_limit_ms, so that a test that failed
@@ -142,7 +97,7 @@ static int held_compute(const void *key, size_t klen, void *arg,
     (void)key;
     (void)klen;
     if (write(h->started[1], "s", 1) != 1 ||
-        wait_byte(h->release[0], event_limit_ms()) != 0) {
+        tu_await_byte(h->release[0], event_limit_ms()) != 1) {
         fprintf(stderr, "[%d] held compute: never released\n", (int)getpid());
         return -EIO;
     }
@@ -208,29 +163,11 @@ static int check_compute(shmc_cache *c, const char *key,
 
 /* ---- child processes ---------------------------------------------------- */
 
-/* A child the test itself kills or reaps, unlike tu_run_children's. */
-static pid_t spawn(tu_child_fn fn, void *arg)
-{
-    pid_t pid = tu_fork();
-    if (pid == 0)
-        _exit(fn(arg, 0));
-    return pid;
-}
-
-static int reaped_by_sigkill(pid_t pid)
-{
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return 0;
-    return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-}
-
 /* Wait for the held compute of child to start; if it does not, kill the
  * child and fail. */
 static void expect_started(struct held *h, pid_t child)
 {
-    if (wait_byte(h->started[0], event_limit_ms()) == 0)
+    if (tu_await_byte(h->started[0], event_limit_ms()) == 1)
         return;
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
@@ -292,14 +229,14 @@ static void assert_lock_free(shmc_cache *c, const char *key)
 
 static void test_fresh_hit_takes_no_lock(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     struct scripted s = ANSWERING("computed");
     tu_assert_rc(shmc_set(c, KEY, KLEN, "cached", 6, 0), 0);
-    shmc_stats before = stats_of(c);
+    shmc_stats before = tu_stats(c);
     assert_int_equal(check_compute(c, KEY, scripted_compute, &s, NULL, 0,
                                    "cached"),
                      0);
-    shmc_stats after = stats_of(c);
+    shmc_stats after = tu_stats(c);
     assert_int_equal(s.calls, 0);
     assert_int_equal(after.computes, before.computes);
     assert_int_equal(after.locks, before.locks);
@@ -319,19 +256,19 @@ static void check_expiry(const shmc_meta *m, uint64_t before_ms,
 
 static void test_miss_computes_once_and_stores(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     shmc_compute_opts o = {.ttl_ms = LONG_TTL_MS, .stale_ms = 5000};
     struct scripted s = ANSWERING("computed");
     void *val = NULL;
     size_t len = 0;
     shmc_meta m;
-    shmc_stats before = stats_of(c);
+    shmc_stats before = tu_stats(c);
     uint64_t t0 = shmc_now_ms();
     tu_assert_rc(shmc_get_or_compute(c, KEY, KLEN, scripted_compute, &s, &o,
                                      &val, &len, &m),
                  0);
     uint64_t t1 = shmc_now_ms();
-    shmc_stats after = stats_of(c);
+    shmc_stats after = tu_stats(c);
     assert_int_equal(s.calls, 1);
     assert_int_equal(len, 8);
     assert_string_equal(val, "computed");
@@ -361,7 +298,7 @@ static void test_miss_computes_once_and_stores(void **state)
 
 static void test_answer_overrides_ttl_and_stale_window(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     shmc_compute_opts o = {.ttl_ms = LONG_TTL_MS, .stale_ms = 5000};
     struct scripted s = ANSWERING("short-lived");
     s.answer.ttl_ms = 1000;
@@ -388,7 +325,7 @@ static void test_answer_overrides_ttl_and_stale_window(void **state)
 
 static void test_result_is_a_copy_the_caller_owns(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     char source[] = "from the source";
     struct scripted s = {.answer = {.value = source, .len = strlen(source)}};
     void *val = NULL;
@@ -401,7 +338,7 @@ static void test_result_is_a_copy_the_caller_owns(void **state)
     assert_int_equal(len, 15);
     assert_string_equal(val, "from the source");
     shmc_free(val);
-    check_value(c, KEY, "from the source");
+    tu_assert_value(c, KEY, "from the source");
 
     /* An empty value is a value: "" with length 0, not a miss. */
     struct scripted empty = {.answer = {.value = NULL, .len = 0}};
@@ -416,14 +353,14 @@ static void test_result_is_a_copy_the_caller_owns(void **state)
 
 static void test_result_pointers_may_be_null(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     struct scripted s = ANSWERING("computed");
     /* A miss, then a hit, with nothing to receive the result. */
     tu_assert_rc(shmc_get_or_compute(c, KEY, KLEN, scripted_compute, &s,
                                      NULL, NULL, NULL, NULL),
                  0);
     assert_int_equal(s.calls, 1);
-    check_value(c, KEY, "computed");
+    tu_assert_value(c, KEY, "computed");
     tu_assert_rc(shmc_get_or_compute(c, KEY, KLEN, scripted_compute, &s,
                                      NULL, NULL, NULL, NULL),
                  0);
@@ -457,7 +394,7 @@ static void test_result_pointers_may_be_null(void **state)
                  0);
     assert_int_equal(len, 5);
     assert_int_equal(m.value_len, 5);
-    check_value(c, "other", "other");
+    tu_assert_value(c, "other", "other");
 }
 
 /* ---- many processes at once --------------------------------------------- */
@@ -477,64 +414,23 @@ static int stampede_child(void *arg, int index)
 
 static void test_stampede_computes_once(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     struct stampede *s = tu_shared(sizeof *s);
     s->c = c;
     s->compute.answer.value = "computed once";
     s->compute.answer.len = strlen("computed once");
     s->compute.sleep_ms = STAMPEDE_COMPUTE_MS;
-    shmc_stats before = stats_of(c);
+    shmc_stats before = tu_stats(c);
     tu_run_children(tu_under_valgrind() ? 16 : 64, stampede_child, s,
                     child_timeout_s());
-    shmc_stats after = stats_of(c);
+    shmc_stats after = tu_stats(c);
     assert_int_equal(s->compute.calls, 1);
     assert_int_equal(after.computes, before.computes + 1);
-    check_value(c, KEY, "computed once");
+    tu_assert_value(c, KEY, "computed once");
     tu_unshare(s, sizeof *s);
 }
 
 /* ---- a computing process killed ----------------------------------------- */
-
-static void bystander(unsigned i, char key[32], char value[32])
-{
-    snprintf(key, 32, "bystander:%u", i);
-    snprintf(value, 32, "value of bystander %u", i);
-}
-
-static void put_bystanders(shmc_cache *c)
-{
-    char key[32], value[32];
-    for (unsigned i = 0; i < BYSTANDERS; i++) {
-        bystander(i, key, value);
-        tu_assert_rc(shmc_set(c, key, strlen(key), value, strlen(value), 0),
-                     0);
-    }
-}
-
-static void check_bystanders(shmc_cache *c)
-{
-    char key[32], value[32];
-    for (unsigned i = 0; i < BYSTANDERS; i++) {
-        bystander(i, key, value);
-        check_value(c, key, value);
-    }
-}
-
-/* Wait until some process has started waiting for a lock since the stats
- * counted waits_before: 0, or -1 after event_limit_ms. Safe in children. */
-static int wait_for_lock_waiter(shmc_cache *c, uint64_t waits_before)
-{
-    uint64_t deadline = tu_now_ns() + event_limit_ms() * 1000000ull;
-    shmc_stats st;
-    while (shmc_stats_get(c, &st) == 0) {
-        if (st.lock_waits > waits_before)
-            return 0;
-        if (tu_now_ns() > deadline)
-            break;
-        tu_sleep_ms(1);
-    }
-    return -1;
-}
 
 /* Kills victim once a process waits for a lock. */
 struct killer {
@@ -547,7 +443,7 @@ static int run_killer(void *arg, int index)
 {
     struct killer *k = arg;
     (void)index;
-    int bad = wait_for_lock_waiter(k->c, k->waits_before) != 0;
+    int bad = tu_await_lock_wait(k->c, k->waits_before, event_limit_ms()) != 0;
     if (bad)
         fprintf(stderr, "nobody waited for the lock of the computing "
                         "process\n");
@@ -585,16 +481,15 @@ static int run_successor(void *arg, int index)
 static void successor_in_child(struct successor *s, pid_t holder,
                                uint64_t waits_before)
 {
-    pid_t child = spawn(run_successor, s);
-    if (wait_for_lock_waiter(s->c, waits_before) != 0) {
+    pid_t child = tu_spawn(run_successor, s);
+    if (tu_await_lock_wait(s->c, waits_before, event_limit_ms()) != 0) {
         kill(holder, SIGKILL);
         kill(child, SIGKILL);
         waitpid(holder, NULL, 0);
         waitpid(child, NULL, 0);
         fail_msg("the successor never waited for the lock");
     }
-    kill(holder, SIGKILL);
-    assert_true(reaped_by_sigkill(holder));
+    assert_true(tu_kill_child(holder));
     assert_int_equal(tu_wait_child(child, child_timeout_s()), 0);
 }
 
@@ -604,26 +499,26 @@ static void successor_here(struct successor *s, pid_t holder,
                            uint64_t waits_before)
 {
     struct killer k = {s->c, holder, waits_before};
-    pid_t killer = spawn(run_killer, &k);
+    pid_t killer = tu_spawn(run_killer, &k);
     int bad = run_successor(s, 0);
     assert_int_equal(tu_wait_child(killer, child_timeout_s()), 0);
-    assert_true(reaped_by_sigkill(holder));
+    assert_true(tu_reaped_by_sigkill(holder));
     assert_int_equal(bad, 0);
 }
 
 static void test_killed_computer_hands_over(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     struct held h;
     held_open(&h, "never stored");
     struct holder holder_run = {c, &h, {.ttl_ms = LONG_TTL_MS}};
-    put_bystanders(c);
+    tu_put_bystanders(c, BYSTANDERS);
     unsigned rounds = tu_scaled(100);
     for (unsigned round = 0; round < rounds; round++) {
         int rc = shmc_del(c, KEY, KLEN);
         assert_true(rc == 0 || rc == SHMC_ENOTFOUND);
-        shmc_stats before = stats_of(c);
-        pid_t holder = spawn(run_holder, &holder_run);
+        shmc_stats before = tu_stats(c);
+        pid_t holder = tu_spawn(run_holder, &holder_run);
         expect_started(&h, holder);
 
         char value[32];
@@ -638,12 +533,12 @@ static void test_killed_computer_hands_over(void **state)
         else
             successor_in_child(&s, holder, before.lock_waits);
 
-        shmc_stats after = stats_of(c);
+        shmc_stats after = tu_stats(c);
         assert_int_equal(after.lock_recoveries, before.lock_recoveries + 1);
         assert_int_equal(after.computes, before.computes + 2);
         assert_int_equal(after.compute_errors, before.compute_errors);
-        check_value(c, KEY, value);
-        check_bystanders(c);
+        tu_assert_value(c, KEY, value);
+        tu_assert_bystanders(c, BYSTANDERS);
     }
     held_close(&h);
     assert_lock_free(c, KEY);
@@ -671,13 +566,13 @@ static shmc_meta store_stale(shmc_cache *c, const char *value,
 
 static void test_stale_while_revalidate(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     store_stale(c, "old", LONG_TTL_MS);
     struct held h;
     held_open(&h, "new");
     struct holder refresher_run = {c, &h, {.ttl_ms = LONG_TTL_MS}};
-    shmc_stats before = stats_of(c);
-    pid_t refresher = spawn(run_holder, &refresher_run);
+    shmc_stats before = tu_stats(c);
+    pid_t refresher = tu_spawn(run_holder, &refresher_run);
     expect_started(&h, refresher);
 
     /* While the refresher computes: served the stale value after
@@ -688,11 +583,11 @@ static void test_stale_while_revalidate(void **state)
     uint64_t t0 = tu_now_ns();
     int bad_waiting = check_compute(c, KEY, scripted_compute, &s, &o,
                                     SHMC_STALE, "old");
-    uint64_t waited = elapsed_ms(t0);
+    uint64_t waited = tu_ms_since(t0);
     o.stale_wait_ms = 0;
     int bad_at_once = check_compute(c, KEY, scripted_compute, &s, &o,
                                     SHMC_STALE, "old");
-    shmc_stats during = stats_of(c);
+    shmc_stats during = tu_stats(c);
     held_release(&h);
     assert_int_equal(tu_wait_child(refresher, child_timeout_s()), 0);
     held_close(&h);
@@ -717,7 +612,7 @@ static void test_stale_while_revalidate(void **state)
                                    "new"),
                      0);
     assert_int_equal(s.calls, 0);
-    assert_int_equal(stats_of(c).computes, before.computes + 1);
+    assert_int_equal(tu_stats(c).computes, before.computes + 1);
 }
 
 /* Has a stale value at hand, but one that expires while it waits
@@ -745,19 +640,19 @@ static int run_outwaiting(void *arg, int index)
 
 static void test_stale_expiring_during_wait_then_waits_as_on_miss(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     unsigned stale_wait = margin_ms(300);
     store_stale(c, "old", margin_ms(100));
     struct held h;
     held_open(&h, "new");
     struct holder refresher_run = {c, &h, {.ttl_ms = LONG_TTL_MS}};
-    pid_t refresher = spawn(run_holder, &refresher_run);
+    pid_t refresher = tu_spawn(run_holder, &refresher_run);
     expect_started(&h, refresher);
-    uint64_t waits_before = stats_of(c).lock_waits;
+    uint64_t waits_before = tu_stats(c).lock_waits;
     struct outwaiting w = {c, {.ttl_ms = LONG_TTL_MS,
                                .stale_wait_ms = stale_wait}};
-    pid_t waiter = spawn(run_outwaiting, &w);
-    int waiting = wait_for_lock_waiter(c, waits_before);
+    pid_t waiter = tu_spawn(run_outwaiting, &w);
+    int waiting = tu_await_lock_wait(c, waits_before, event_limit_ms());
     /* Released only once the waiter's stale wait is over. */
     tu_sleep_ms(stale_wait + 100);
     held_release(&h);
@@ -771,33 +666,33 @@ static void test_stale_expiring_during_wait_then_waits_as_on_miss(void **state)
 
 static void test_stale_refreshed_when_nobody_computes(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     store_stale(c, "old", LONG_TTL_MS);
     struct scripted s = ANSWERING("new");
     shmc_compute_opts o = {.ttl_ms = LONG_TTL_MS,
                            .stale_wait_ms = STALE_WAIT_MS};
-    shmc_stats before = stats_of(c);
+    shmc_stats before = tu_stats(c);
     assert_int_equal(check_compute(c, KEY, scripted_compute, &s, &o, 0,
                                    "new"),
                      0);
     assert_int_equal(s.calls, 1);
-    assert_int_equal(stats_of(c).stale_served, before.stale_served);
-    check_value(c, KEY, "new");
+    assert_int_equal(tu_stats(c).stale_served, before.stale_served);
+    tu_assert_value(c, KEY, "new");
 }
 
 static void test_stale_if_error(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     struct scripted failing = {.rc = -EIO};
     shmc_compute_opts o = {.ttl_ms = LONG_TTL_MS};
 
     /* A stale value: served in place of the failure, and kept. */
     store_stale(c, "old", LONG_TTL_MS);
-    shmc_stats before = stats_of(c);
+    shmc_stats before = tu_stats(c);
     assert_int_equal(check_compute(c, KEY, scripted_compute, &failing, &o,
                                    SHMC_STALE, "old"),
                      0);
-    shmc_stats after = stats_of(c);
+    shmc_stats after = tu_stats(c);
     assert_int_equal(failing.calls, 1);
     assert_int_equal(after.computes, before.computes + 1);
     assert_int_equal(after.compute_errors, before.compute_errors + 1);
@@ -814,27 +709,27 @@ static void test_stale_if_error(void **state)
     assert_int_equal(check_compute(c, "absent", scripted_compute, &failing,
                                    &o, -EIO, NULL),
                      0);
-    after = stats_of(c);
+    after = tu_stats(c);
     assert_int_equal(failing.calls, 2);
     assert_int_equal(after.compute_errors, before.compute_errors + 1);
     assert_int_equal(after.stale_served, before.stale_served);
-    check_value(c, "absent", NULL);
+    tu_assert_value(c, "absent", NULL);
     assert_lock_free(c, "absent");
 }
 
 static void test_expired_value_never_served_on_error(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     struct scripted failing = {.rc = -EIO};
     shmc_compute_opts o = {.ttl_ms = LONG_TTL_MS};
     shmc_set_opts so = {.ttl_ms = SHORT_TTL_MS, .stale_ms = SHORT_TTL_MS};
     tu_assert_rc(shmc_set_ex(c, KEY, KLEN, "old", 3, &so, NULL), 0);
     tu_sleep_ms(3 * SHORT_TTL_MS);
-    shmc_stats before = stats_of(c);
+    shmc_stats before = tu_stats(c);
     assert_int_equal(check_compute(c, KEY, scripted_compute, &failing, &o,
                                    -EIO, NULL),
                      0);
-    shmc_stats after = stats_of(c);
+    shmc_stats after = tu_stats(c);
     assert_int_equal(failing.calls, 1);
     assert_int_equal(after.compute_errors, before.compute_errors + 1);
     assert_int_equal(after.stale_served, before.stale_served);
@@ -864,17 +759,17 @@ static int fail_after_expiry(const void *key, size_t klen, void *arg,
 
 static void test_value_expiring_during_compute_not_served(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     shmc_meta m = store_stale(c, "old", margin_ms(400));
     struct outlived o = {c, m.expires_at_ms, 0};
-    shmc_stats before = stats_of(c);
+    shmc_stats before = tu_stats(c);
     void *val = &val;
     tu_assert_rc(shmc_get_or_compute(c, KEY, KLEN, fail_after_expiry, &o,
                                      NULL, &val, NULL, NULL),
                  -EIO);
     assert_null(val);
     assert_true(o.stale_when_called);
-    assert_int_equal(stats_of(c).stale_served, before.stale_served);
+    assert_int_equal(tu_stats(c).stale_served, before.stale_served);
 }
 
 /* ---- negative entries --------------------------------------------------- */
@@ -902,7 +797,7 @@ static void check_not_found_cached_for(shmc_cache *c, const char *key,
                           SHMC_GET_STALE),
                  SHMC_ENOTFOUND);
     /* Else the second call proved nothing about the cached answer. */
-    assert_true(elapsed_ms(t0) < ttl_ms);
+    assert_true(tu_ms_since(t0) < ttl_ms);
     assert_int_equal(absent->calls, calls + 1);
 
     tu_sleep_ms(ttl_ms + 20);
@@ -918,7 +813,7 @@ static void check_negative_entries(shmc_cache *c)
     struct scripted absent = {.answer = {.not_found = 1}};
     shmc_compute_opts o = {.ttl_ms = LONG_TTL_MS,
                            .negative_ttl_ms = negative_ttl};
-    shmc_stats before = stats_of(c);
+    shmc_stats before = tu_stats(c);
     check_not_found_cached_for(c, KEY, &absent, &o, negative_ttl);
 
     /* A cached "not found" counts as absent for shmc_add, whose value is
@@ -933,13 +828,13 @@ static void check_negative_entries(shmc_cache *c)
     o.negative_ttl_ms = LONG_TTL_MS;
     absent.answer.negative_ttl_ms = negative_ttl;
     check_not_found_cached_for(c, "other", &absent, &o, negative_ttl);
-    assert_int_equal(stats_of(c).computes, before.computes + absent.calls);
-    assert_int_equal(stats_of(c).compute_errors, before.compute_errors);
+    assert_int_equal(tu_stats(c).computes, before.computes + absent.calls);
+    assert_int_equal(tu_stats(c).compute_errors, before.compute_errors);
 }
 
 static void test_negative_entries(void **state)
 {
-    check_negative_entries(cache(state));
+    check_negative_entries(tu_cache_of(state));
 }
 
 /* The same through a handle whose reads go through the per-thread cache,
@@ -954,7 +849,7 @@ static void test_negative_entries_through_l1(void **state)
 
 static void test_negative_ttl_zero_is_not_cached(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     struct scripted absent = {.answer = {.not_found = 1}};
     shmc_compute_opts o = {.ttl_ms = LONG_TTL_MS};
     for (unsigned i = 1; i <= 3; i++) {
@@ -984,7 +879,7 @@ static int run_impatient(void *arg, int index)
     uint64_t t0 = tu_now_ns();
     int bad = check_compute(w->c, KEY, scripted_compute, &s, &w->opts,
                             SHMC_ETIMEDOUT, NULL);
-    uint64_t waited = elapsed_ms(t0);
+    uint64_t waited = tu_ms_since(t0);
     if (s.calls || waited < w->opts.lock_timeout_ms) {
         fprintf(stderr, "[%d] waiter: %u computes, gave up after %llu ms\n",
                 (int)getpid(), s.calls, (unsigned long long)waited);
@@ -995,12 +890,12 @@ static int run_impatient(void *arg, int index)
 
 static void test_long_compute_times_out_waiters(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     struct held h;
     held_open(&h, "slow value");
     struct holder slow_run = {c, &h, {.ttl_ms = LONG_TTL_MS}};
-    shmc_stats before = stats_of(c);
-    pid_t slow = spawn(run_holder, &slow_run);
+    shmc_stats before = tu_stats(c);
+    pid_t slow = tu_spawn(run_holder, &slow_run);
     expect_started(&h, slow);
 
     struct impatient w = {c, {.ttl_ms = LONG_TTL_MS,
@@ -1008,7 +903,7 @@ static void test_long_compute_times_out_waiters(void **state)
     const int children = 3;
     tu_run_children(children, run_impatient, &w, child_timeout_s());
     int bad_here = run_impatient(&w, 0);
-    shmc_stats during = stats_of(c);
+    shmc_stats during = tu_stats(c);
     held_release(&h);
     assert_int_equal(tu_wait_child(slow, child_timeout_s()), 0);
     held_close(&h);
@@ -1016,8 +911,8 @@ static void test_long_compute_times_out_waiters(void **state)
     assert_int_equal(bad_here, 0);
     assert_int_equal(during.lock_timeouts,
                      before.lock_timeouts + (uint64_t)children + 1);
-    assert_int_equal(stats_of(c).computes, before.computes + 1);
-    check_value(c, KEY, "slow value");
+    assert_int_equal(tu_stats(c).computes, before.computes + 1);
+    tu_assert_value(c, KEY, "slow value");
     assert_lock_free(c, KEY);
 }
 
@@ -1025,15 +920,15 @@ static void test_long_compute_times_out_waiters(void **state)
 
 static void test_invalid_answer_and_arguments(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     struct scripted no_bytes = {.answer = {.value = NULL, .len = 5}};
-    shmc_stats before = stats_of(c);
+    shmc_stats before = tu_stats(c);
     assert_int_equal(check_compute(c, KEY, scripted_compute, &no_bytes, NULL,
                                    SHMC_EINVAL, NULL),
                      0);
     assert_int_equal(no_bytes.calls, 1);
-    assert_int_equal(stats_of(c).compute_errors, before.compute_errors + 1);
-    check_value(c, KEY, NULL);
+    assert_int_equal(tu_stats(c).compute_errors, before.compute_errors + 1);
+    tu_assert_value(c, KEY, NULL);
     assert_int_equal(tu_info(c).entries, 0);
     assert_lock_free(c, KEY);
 
@@ -1142,8 +1037,8 @@ static struct nested *run_nested_child(shmc_cache *c, const char *outer_key,
 static void check_nested_other_key(shmc_cache *c)
 {
     struct nested *n = run_nested_child(c, "outer", "inner");
-    check_value(c, "outer", "outer of [inner value]");
-    check_value(c, "inner", "inner value");
+    tu_assert_value(c, "outer", "outer of [inner value]");
+    tu_assert_value(c, "inner", "inner value");
     assert_lock_free(c, "outer");
     assert_lock_free(c, "inner");
     tu_unshare(n, sizeof *n);
@@ -1151,7 +1046,7 @@ static void check_nested_other_key(shmc_cache *c)
 
 static void test_nested_other_key(void **state)
 {
-    check_nested_other_key(cache(state));
+    check_nested_other_key(tu_cache_of(state));
 }
 
 /* With one lock slot every key shares it: the inner call takes the lock
@@ -1173,9 +1068,9 @@ static void test_nested_other_key_same_slot(void **state)
  * outer compute's answer, stored after it, is what stays. */
 static void test_nested_same_key(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     struct nested *n = run_nested_child(c, KEY, KEY);
-    check_value(c, KEY, "outer of [inner value]");
+    tu_assert_value(c, KEY, "outer of [inner value]");
     assert_lock_free(c, KEY);
     tu_unshare(n, sizeof *n);
 }

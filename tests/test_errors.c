@@ -141,9 +141,8 @@ static void last_error_is_per_thread(void **state)
 
     struct thread_failure f = {.rc = 0};
     pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, fail_open_with_empty_path, &f),
-                     0);
-    assert_int_equal(pthread_join(th, NULL), 0);
+    tu_start_thread(&th, fail_open_with_empty_path, &f);
+    tu_join_thread(th);
 
     assert_string_equal(f.detail_at_start, "");
     assert_int_equal(f.rc, SHMC_EINVAL);

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,22 +20,9 @@
  * readers_used to one per child. */
 #define READERS_BOUND 4
 
-/* The helpers below return 0 or 1 and say why on stderr, so that children
- * (which must not use cmocka) and the parent (through assert_int_equal)
- * share them. */
-
-static int check_read(shmc_cache *c, const char *key, const char *want)
-{
-    char buf[128];
-    size_t len = sizeof buf;
-    int rc = shmc_get(c, key, strlen(key), buf, &len, NULL, 0);
-    if (rc == 0 && len == strlen(want) && memcmp(buf, want, len) == 0)
-        return 0;
-    fprintf(stderr, "pid %d: get \"%s\": %s, \"%.*s\", expected \"%s\": %s\n",
-            (int)getpid(), key, shmc_err_name(rc), rc == 0 ? (int)len : 0,
-            buf, want, shmc_last_error());
-    return 1;
-}
+/* check_set and the helpers below return 0 or 1 and say why on stderr,
+ * as tu_check_value does, so that children (which must not use cmocka)
+ * and the parent (through assert_int_equal) share them. */
 
 static int check_set(shmc_cache *c, const char *key, const char *val)
 {
@@ -54,7 +40,7 @@ static shmc_cache *open_with_active_reader(const struct tu_dir *d)
 {
     shmc_cache *c = tu_open(d, NULL);
     assert_int_equal(check_set(c, "from-parent", "parent-value"), 0);
-    assert_int_equal(check_read(c, "from-parent", "parent-value"), 0);
+    assert_int_equal(tu_check_value(c, "from-parent", "parent-value"), 0);
     return c;
 }
 
@@ -64,7 +50,7 @@ static int child_reads_and_writes(void *arg, int child)
 {
     shmc_cache *c = arg;
     (void)child;
-    int failed = check_read(c, "from-parent", "parent-value") ||
+    int failed = tu_check_value(c, "from-parent", "parent-value") ||
                  check_set(c, "from-child", "child-value");
     shmc_close(c);
     return failed;
@@ -74,8 +60,8 @@ static void test_child_uses_handle_opened_before_fork(void **state)
 {
     shmc_cache *c = open_with_active_reader(*state);
     tu_run_children(1, child_reads_and_writes, c, CHILD_TIMEOUT_S);
-    assert_int_equal(check_read(c, "from-child", "child-value"), 0);
-    assert_int_equal(check_read(c, "from-parent", "parent-value"), 0);
+    assert_int_equal(tu_check_value(c, "from-child", "child-value"), 0);
+    assert_int_equal(tu_check_value(c, "from-parent", "parent-value"), 0);
     shmc_close(c);
 }
 
@@ -93,15 +79,11 @@ static int send_token(int fd)
 
 static int await_token(int fd)
 {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    char token;
-    int n;
-    while ((n = poll(&p, 1, CHILD_TIMEOUT_S * 1000)) < 0 && errno == EINTR)
-        ;
-    if (n == 1 && read(fd, &token, 1) == 1)
+    int got = tu_await_byte(fd, CHILD_TIMEOUT_S * 1000);
+    if (got == 1)
         return 0;
     fprintf(stderr, "pid %d: no token from the other side (%s)\n",
-            (int)getpid(), n == 0 ? "timeout" : "closed");
+            (int)getpid(), got == 0 ? "timeout" : "closed");
     return 1;
 }
 
@@ -123,7 +105,7 @@ static int read_round(shmc_cache *c, const char *who, unsigned round)
 {
     char key[64], val[64];
     round_names(key, val, sizeof key, who, round);
-    return check_read(c, key, val);
+    return tu_check_value(c, key, val);
 }
 
 static void test_parent_and_child_interleave(void **state)
@@ -173,7 +155,7 @@ static int child_writes_and_exits_without_close(void *arg, int child)
 {
     struct numbered_child *nc = arg;
     (void)child;
-    return check_read(nc->c, "from-parent", "parent-value") ||
+    return tu_check_value(nc->c, "from-parent", "parent-value") ||
            write_round(nc->c, "child", nc->number) ||
            read_round(nc->c, "child", nc->number);
 }
@@ -187,7 +169,7 @@ static void test_children_leave_parent_reader_alone(void **state)
                         CHILD_TIMEOUT_S);
         /* Renewing the cached transaction fails (LMDB's MDB_BAD_RSLOT)
          * if a child released or took over the parent's reader slot. */
-        assert_int_equal(check_read(c, "from-parent", "parent-value"), 0);
+        assert_int_equal(tu_check_value(c, "from-parent", "parent-value"), 0);
         assert_int_equal(read_round(c, "child", nc.number), 0);
     }
     assert_in_range(tu_info(c).readers_used, 1, READERS_BOUND);
@@ -206,7 +188,7 @@ static int worker(void *arg, int child)
     struct prefork *p = arg;
     char who[32];
     snprintf(who, sizeof who, "worker-%d", child);
-    int failed = check_read(p->c, "from-parent", "parent-value");
+    int failed = tu_check_value(p->c, "from-parent", "parent-value");
     for (unsigned op = 0; op < p->ops && !failed; op++)
         failed = write_round(p->c, who, op) || read_round(p->c, who, op);
     shmc_close(p->c);
@@ -225,7 +207,7 @@ static void test_prefork_workers(void **state)
         for (unsigned op = 0; op < p.ops; op++)
             assert_int_equal(read_round(p.c, who, op), 0);
     }
-    assert_int_equal(check_read(p.c, "from-parent", "parent-value"), 0);
+    assert_int_equal(tu_check_value(p.c, "from-parent", "parent-value"), 0);
     shmc_close(p.c);
 }
 
@@ -233,8 +215,8 @@ static void test_prefork_workers(void **state)
 
 static int grandchild(shmc_cache *c)
 {
-    int failed = check_read(c, "from-parent", "parent-value") ||
-                 check_read(c, "from-child", "child-value") ||
+    int failed = tu_check_value(c, "from-parent", "parent-value") ||
+                 tu_check_value(c, "from-child", "child-value") ||
                  check_set(c, "from-grandchild", "grandchild-value");
     shmc_close(c);
     return failed;
@@ -244,7 +226,7 @@ static int child_forks_grandchild(void *arg, int child)
 {
     shmc_cache *c = arg;
     (void)child;
-    if (check_read(c, "from-parent", "parent-value") ||
+    if (tu_check_value(c, "from-parent", "parent-value") ||
         check_set(c, "from-child", "child-value"))
         return 1;
     /* Not tu_fork, which fails the test: this is a child, and its crash
@@ -257,8 +239,8 @@ static int child_forks_grandchild(void *arg, int child)
     if (pid == 0)
         _exit(grandchild(c));
     int failed = tu_wait_child(pid, CHILD_TIMEOUT_S) ||
-                 check_read(c, "from-grandchild", "grandchild-value") ||
-                 check_read(c, "from-child", "child-value");
+                 tu_check_value(c, "from-grandchild", "grandchild-value") ||
+                 tu_check_value(c, "from-child", "child-value");
     shmc_close(c);
     return failed;
 }
@@ -267,8 +249,9 @@ static void test_grandchild(void **state)
 {
     shmc_cache *c = open_with_active_reader(*state);
     tu_run_children(1, child_forks_grandchild, c, CHILD_TIMEOUT_S);
-    assert_int_equal(check_read(c, "from-grandchild", "grandchild-value"), 0);
-    assert_int_equal(check_read(c, "from-child", "child-value"), 0);
+    assert_int_equal(tu_check_value(c, "from-grandchild", "grandchild-value"),
+                     0);
+    assert_int_equal(tu_check_value(c, "from-child", "child-value"), 0);
     shmc_close(c);
 }
 
@@ -343,9 +326,9 @@ static int child_uses_two_handles(void *arg, int child)
     int inherited, after_a, after_b;
     (void)child;
     if (data_fds(h->inst, &inherited) ||
-        check_read(h->a, "from-parent", "parent-value") ||
+        tu_check_value(h->a, "from-parent", "parent-value") ||
         data_fds(h->inst, &after_a) ||
-        check_read(h->b, "from-parent", "parent-value") ||
+        tu_check_value(h->b, "from-parent", "parent-value") ||
         data_fds(h->inst, &after_b))
         return 1;
     /* The first handle opens the environment again for the child; the
@@ -358,11 +341,11 @@ static int child_uses_two_handles(void *arg, int child)
         return 1;
     }
     if (check_set(h->a, "from-child", "child-value") ||
-        check_read(h->b, "from-child", "child-value"))
+        tu_check_value(h->b, "from-child", "child-value"))
         return 1;
     shmc_close(h->a);
     int failed = check_set(h->b, "after-close", "still-works") ||
-                 check_read(h->b, "after-close", "still-works");
+                 tu_check_value(h->b, "after-close", "still-works");
     shmc_close(h->b);
     return failed;
 }
@@ -373,11 +356,11 @@ static void test_two_handles_share_environment_in_child(void **state)
     struct two_handles h = {.a = open_with_active_reader(d),
                             .b = tu_open(d, NULL),
                             .inst = d->inst};
-    assert_int_equal(check_read(h.b, "from-parent", "parent-value"), 0);
+    assert_int_equal(tu_check_value(h.b, "from-parent", "parent-value"), 0);
     tu_run_children(1, child_uses_two_handles, &h, CHILD_TIMEOUT_S);
-    assert_int_equal(check_read(h.a, "after-close", "still-works"), 0);
-    assert_int_equal(check_read(h.b, "from-child", "child-value"), 0);
-    assert_int_equal(check_read(h.a, "from-parent", "parent-value"), 0);
+    assert_int_equal(tu_check_value(h.a, "after-close", "still-works"), 0);
+    assert_int_equal(tu_check_value(h.b, "from-child", "child-value"), 0);
+    assert_int_equal(tu_check_value(h.a, "from-parent", "parent-value"), 0);
     shmc_close(h.a);
     shmc_close(h.b);
 }
@@ -403,7 +386,7 @@ static int child_opens_and_reads(void *arg, int child)
                 shmc_last_error());
         return 1;
     }
-    int failed = check_read(c, "after-child", "parent-still-writes");
+    int failed = tu_check_value(c, "after-child", "parent-still-writes");
     shmc_close(c);
     return failed;
 }
@@ -415,9 +398,10 @@ static void test_close_unused_handle_in_child(void **state)
     tu_run_children(1, child_closes_unused_handle, c, CHILD_TIMEOUT_S);
     /* Closing the parent's environment in the child would have released
      * the parent's reader slot: the next renew would fail. */
-    assert_int_equal(check_read(c, "from-parent", "parent-value"), 0);
+    assert_int_equal(tu_check_value(c, "from-parent", "parent-value"), 0);
     assert_int_equal(check_set(c, "after-child", "parent-still-writes"), 0);
-    assert_int_equal(check_read(c, "after-child", "parent-still-writes"), 0);
+    assert_int_equal(tu_check_value(c, "after-child", "parent-still-writes"),
+                     0);
     tu_run_children(1, child_opens_and_reads, (void *)d, CHILD_TIMEOUT_S);
     shmc_close(c);
 }
@@ -434,7 +418,7 @@ static int child_checks_cloexec_then_execs(void *arg, int child)
     struct exec_ctx *x = arg;
     struct instance_fds fds;
     (void)child;
-    if (check_read(x->c, "from-parent", "parent-value") ||
+    if (tu_check_value(x->c, "from-parent", "parent-value") ||
         scan_instance_fds(x->inst, &fds))
         return 1;
     int failed = fds.without_cloexec != 0;
@@ -462,7 +446,7 @@ static void test_child_execs(void **state)
     const struct tu_dir *d = *state;
     struct exec_ctx x = {.c = open_with_active_reader(d), .inst = d->inst};
     tu_run_children(1, child_checks_cloexec_then_execs, &x, CHILD_TIMEOUT_S);
-    assert_int_equal(check_read(x.c, "from-parent", "parent-value"), 0);
+    assert_int_equal(tu_check_value(x.c, "from-parent", "parent-value"), 0);
     shmc_close(x.c);
 }
 

@@ -9,7 +9,6 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
-#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -307,15 +306,6 @@ static int report_read_syscalls(shmc_cache *c, int report_fd)
     return 1;
 }
 
-static int read_report(int fd, struct trap_report *r)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int n;
-    while ((n = poll(&p, 1, CHILD_TIMEOUT_S * 1000)) < 0 && errno == EINTR)
-        ;
-    return n == 1 && read(fd, r, sizeof *r) == (ssize_t)sizeof *r;
-}
-
 static void test_reads_make_no_syscall(void **state)
 {
     /* Valgrind runs system calls on the program's behalf. */
@@ -332,7 +322,8 @@ static void test_reads_make_no_syscall(void **state)
         _exit(report_read_syscalls(c, fds[1]));
     }
     close(fds[1]);
-    int reported = read_report(fds[0], &r);
+    int reported = tu_read_within(fds[0], &r, sizeof r,
+                                  CHILD_TIMEOUT_S * 1000) == 1;
     close(fds[0]);
     assert_int_equal(tu_wait_child(pid, CHILD_TIMEOUT_S), 0);
     shmc_close(c);

@@ -130,13 +130,6 @@ static void bad_key_lengths_are_refused(void **state)
 
 /* ---- through the public API ------------------------------------------ */
 
-static struct shmc__instance *instance_of(shmc_cache *c)
-{
-    struct shmc__instance *inst = NULL;
-    tu_assert_rc(shmc__instance_get(c, &inst), 0);
-    return inst;
-}
-
 static void assert_value(shmc_cache *c, const void *key, size_t klen,
                          const void *want, size_t want_len)
 {
@@ -158,7 +151,7 @@ static int hashed_record_key_is(shmc_cache *c,
     struct shmc__txn t;
     struct shmc__bytes v;
     struct shmc__record r;
-    tu_assert_rc(shmc__read_begin(instance_of(c)->store, &t), 0);
+    tu_assert_rc(shmc__read_begin(tu_instance(c)->store, &t), 0);
     int rc = shmc__get(&t, SHMC__T_HASHED, digest, SHMC__DIGEST_LEN, &v);
     int same = 0;
     if (rc == 0) {
@@ -246,7 +239,7 @@ static void plant_collision(shmc_cache *c, const void *stored_under,
     struct shmc__record r = {
         .fresh_until = UINT64_MAX,
         .expires_at = UINT64_MAX,
-        .version = shmc__control_next_version(&instance_of(c)->ctl,
+        .version = shmc__control_next_version(&tu_instance(c)->ctl,
                                               shmc_now_ms()),
         .key = carried,
         .key_len = (uint16_t)carried_len,
@@ -255,7 +248,7 @@ static void plant_collision(shmc_cache *c, const void *stored_under,
     };
     struct shmc__txn t;
     void *dst;
-    tu_assert_rc(shmc__write_begin(instance_of(c)->store, &t), 0);
+    tu_assert_rc(shmc__write_begin(tu_instance(c)->store, &t), 0);
     int rc = shmc__put(&t, SHMC__T_HASHED, digest, sizeof digest,
                        shmc__record_size(&r), &dst);
     if (rc) {

@@ -12,11 +12,8 @@
  * tells an L1 hit from an LMDB read by the l1_hits counter. */
 #include "testutil.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,9 +32,6 @@
 /* The L1 of most readers below: room for every key a test reads, unless
  * two of them happen to share an entry (apart_from rules that out). */
 #define L1_ENTRIES 64u
-/* Generated keys searched for one that shares a stamp slot (1 in 65536)
- * or an L1 entry with another key. */
-#define KEY_SEARCH_LIMIT 1000000u
 
 /* ---- handles, reads and counters ---------------------------------------- */
 
@@ -47,23 +41,9 @@ static shmc_cache *open_with_l1(const struct tu_dir *d, unsigned entries)
     return tu_open(d, &opts);
 }
 
-static shmc_stats stats_of(shmc_cache *c)
-{
-    shmc_stats s;
-    tu_assert_rc(shmc_stats_get(c, &s), 0);
-    return s;
-}
-
 static uint64_t l1_hits(shmc_cache *c)
 {
-    return stats_of(c).l1_hits;
-}
-
-static struct shmc__control *control_of(shmc_cache *c)
-{
-    struct shmc__instance *inst = NULL;
-    tu_assert_rc(shmc__instance_get(c, &inst), 0);
-    return &inst->ctl;
+    return tu_stats(c).l1_hits;
 }
 
 static uint64_t hash_of(const char *key)
@@ -79,11 +59,6 @@ static uint32_t slot_of(const char *key)
 static unsigned l1_entry_of(const char *key, unsigned entries)
 {
     return (unsigned)((hash_of(key) >> 32) & (entries - 1));
-}
-
-static void set_value(shmc_cache *c, const char *key, const char *val)
-{
-    tu_assert_rc(shmc_set(c, key, strlen(key), val, strlen(val), 0), 0);
 }
 
 /* What one read returned: the oracle a reader with an L1 must match. */
@@ -151,20 +126,6 @@ static void warm(shmc_cache *c, const char *key, const char *want)
     assert_l1_hit(c, key, want);
 }
 
-/* A key "<prefix>-<n>" for which fits(key, arg) holds, written to out. */
-typedef int (*key_filter)(const char *key, const void *arg);
-
-static void find_key(char *out, size_t cap, const char *prefix,
-                     key_filter fits, const void *arg)
-{
-    for (unsigned n = 0; n < KEY_SEARCH_LIMIT; n++) {
-        snprintf(out, cap, "%s-%u", prefix, n);
-        if (fits(out, arg))
-            return;
-    }
-    fail_msg("no key \"%s-<n>\" with n < %u fits", prefix, KEY_SEARCH_LIMIT);
-}
-
 static int in_slot_of(const char *key, const void *other)
 {
     return slot_of(key) == slot_of(other) && strcmp(key, other) != 0;
@@ -213,7 +174,7 @@ static int stamps_trusted(const struct shmc__control *ctl, const char *key)
 static void open_makes_slots_odd_and_close_even(void **state)
 {
     struct tu_cache *f = *state;
-    struct shmc__control *ctl = control_of(f->c);
+    struct shmc__control *ctl = &tu_instance(f->c)->ctl;
     const char *keys[] = {"stamp-a", "stamp-b"}, *bystander = "stamp-c";
     assert_int_not_equal(slot_of(keys[0]), slot_of(keys[1]));
     assert_int_not_equal(slot_of(bystander), slot_of(keys[0]));
@@ -264,7 +225,7 @@ static void open_makes_slots_odd_and_close_even(void **state)
 static void close_leaves_a_later_writers_stamp_odd(void **state)
 {
     struct tu_cache *f = *state;
-    struct shmc__control *ctl = control_of(f->c);
+    struct shmc__control *ctl = &tu_instance(f->c)->ctl;
     const char *key = "stamp-shared";
     struct shmc__touched first = {0}, second = {0};
     shmc__touched_key(&first, hash_of(key));
@@ -305,7 +266,7 @@ static void close_leaves_a_later_writers_stamp_odd(void **state)
 static void slot_left_odd_is_never_trusted(void **state)
 {
     struct tu_cache *f = *state;
-    struct shmc__control *ctl = control_of(f->c);
+    struct shmc__control *ctl = &tu_instance(f->c)->ctl;
     const char *key = "stamp-dead", *other = "stamp-alive";
     assert_int_not_equal(slot_of(key), slot_of(other));
     struct shmc__stamp_view seen;
@@ -336,7 +297,7 @@ static void slot_left_odd_is_never_trusted(void **state)
 static void epoch_left_odd_is_never_trusted(void **state)
 {
     struct tu_cache *f = *state;
-    struct shmc__control *ctl = control_of(f->c);
+    struct shmc__control *ctl = &tu_instance(f->c)->ctl;
     const char *keys[] = {"epoch-a", "epoch-b", "epoch-c"};
     uint64_t slots_before[3];
     struct shmc__stamp_view seen[3];
@@ -386,7 +347,7 @@ static void touch_max_slots(struct shmc__touched *w)
 {
     char key[32];
     for (unsigned i = 0; i < SHMC__TOUCHED_MAX; i++) {
-        find_key(key, sizeof key, "many", in_new_slot, w);
+        tu_find_key(key, sizeof key, "many", in_new_slot, w);
         shmc__touched_key(w, hash_of(key));
     }
 }
@@ -394,7 +355,7 @@ static void touch_max_slots(struct shmc__touched *w)
 static void too_many_slots_move_the_epoch(void **state)
 {
     struct tu_cache *f = *state;
-    struct shmc__control *ctl = control_of(f->c);
+    struct shmc__control *ctl = &tu_instance(f->c)->ctl;
     char outsider[32];
 
     /* Exactly the limit: tracked slot by slot, the epoch stays. */
@@ -410,7 +371,7 @@ static void too_many_slots_move_the_epoch(void **state)
     /* One slot more: the transaction cannot name them all. */
     struct shmc__touched more = {0};
     touch_max_slots(&more);
-    find_key(outsider, sizeof outsider, "outsider", in_new_slot, &more);
+    tu_find_key(outsider, sizeof outsider, "outsider", in_new_slot, &more);
     struct shmc__stamp_view seen;
     assert_true(shmc__stamps_read(ctl, hash_of(outsider), &seen));
     shmc__touched_key(&more, hash_of(outsider));
@@ -429,10 +390,10 @@ static void too_many_slots_move_the_epoch(void **state)
 static void same_slot_twice_is_tracked_once(void **state)
 {
     struct tu_cache *f = *state;
-    struct shmc__control *ctl = control_of(f->c);
+    struct shmc__control *ctl = &tu_instance(f->c)->ctl;
     const char *key = "twice";
     char neighbour[32];
-    find_key(neighbour, sizeof neighbour, "neighbour", in_slot_of, key);
+    tu_find_key(neighbour, sizeof neighbour, "neighbour", in_slot_of, key);
 
     struct shmc__touched w = {0};
     for (unsigned i = 0; i < 2 * SHMC__TOUCHED_MAX; i++) {
@@ -468,11 +429,11 @@ static void second_read_is_an_l1_hit(void **state)
     uint64_t version = 0;
     tu_assert_rc(shmc_set_ex(c, key, 3, val, 9, NULL, &version), 0);
 
-    shmc_stats s0 = stats_of(c);
+    shmc_stats s0 = tu_stats(c);
     struct read_result first = read_key(c, key, 0);
-    shmc_stats s1 = stats_of(c);
+    shmc_stats s1 = tu_stats(c);
     struct read_result second = read_key(c, key, 0);
-    shmc_stats s2 = stats_of(c);
+    shmc_stats s2 = tu_stats(c);
     tu_assert_rc(first.rc, 0);
     tu_assert_rc(second.rc, 0);
     assert_int_equal(s1.hits, s0.hits + 1);
@@ -497,7 +458,7 @@ static void second_read_is_an_l1_hit(void **state)
     assert_int_equal(viewed.len, 9);
     assert_memory_equal(viewed.val, val, 9);
     assert_int_equal(viewed.meta.version, version);
-    shmc_stats s3 = stats_of(c);
+    shmc_stats s3 = tu_stats(c);
     assert_int_equal(s3.l1_hits, s2.l1_hits + 2);
     assert_int_equal(s3.hits, s2.hits + 2);
     /* A miss is not a hit of any kind. */
@@ -509,11 +470,11 @@ static void second_read_is_an_l1_hit(void **state)
 static void no_l1_means_no_l1_hits(void **state)
 {
     shmc_cache *c = open_with_l1(*state, 0);
-    set_value(c, "hot", "hot-value");
-    shmc_stats before = stats_of(c);
+    tu_set(c, "hot", "hot-value");
+    shmc_stats before = tu_stats(c);
     for (int i = 0; i < 10; i++)
         read_expecting(c, "hot", "hot-value");
-    shmc_stats after = stats_of(c);
+    shmc_stats after = tu_stats(c);
     assert_int_equal(after.hits, before.hits + 10);
     assert_int_equal(after.l1_hits, 0);
     shmc_close(c);
@@ -547,7 +508,7 @@ static void big_items_are_never_l1_hits(void **state)
     for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
         item_of_size(key, items[i].klen, val, items[i].total,
                      (char)('A' + i));
-        set_value(c, key, val);
+        tu_set(c, key, val);
         read_expecting(c, key, val);
         for (int r = 0; r < 3; r++)
             if (read_expecting(c, key, val) != items[i].cached)
@@ -691,7 +652,7 @@ static void changes_invalidate(const struct tu_dir *d, int in_child)
     shmc_cache *writer = open_with_l1(d, 0);
     const char *who = in_child ? "another process" : "another handle";
     for (size_t i = 0; i < CHANGES; i++) {
-        set_value(writer, INVAL_KEY, "old");
+        tu_set(writer, INVAL_KEY, "old");
         warm(reader, INVAL_KEY, "old");
         struct read_result old = read_key(writer, INVAL_KEY, 0);
 
@@ -744,7 +705,7 @@ static void changes_during_a_read_are_not_cached(void **state)
     shmc_cache *reader = open_with_l1(*state, L1_ENTRIES);
     shmc_cache *writer = open_with_l1(*state, 0);
     for (size_t i = 0; i < CHANGES; i++) {
-        set_value(writer, INVAL_KEY, "old");
+        tu_set(writer, INVAL_KEY, "old");
         struct change_in_view v = {&changes[i], writer, -1};
         uint64_t before = l1_hits(reader);
         tu_assert_rc(shmc_get_view(reader, INVAL_KEY, strlen(INVAL_KEY), 0,
@@ -767,25 +728,44 @@ static void changes_during_a_read_are_not_cached(void **state)
     shmc_close(reader);
 }
 
+/* The keys around one key of a stamp slot test: neighbour shares its
+ * stamp slot, elsewhere neither its slot nor its L1 entry. */
+struct slot_scene {
+    char neighbour[32], elsewhere[32];
+};
+
+#define ELSEWHERE_VALUE "elsewhere-value"
+
+/* Find the keys around key, store key = val and elsewhere through
+ * writer, and warm both in reader's L1; the neighbour is not stored. */
+static void warm_slot_scene(shmc_cache *reader, shmc_cache *writer,
+                            const char *key, const char *val,
+                            struct slot_scene *scene)
+{
+    tu_find_key(scene->neighbour, sizeof scene->neighbour, "neighbour",
+                in_slot_of, key);
+    tu_find_key(scene->elsewhere, sizeof scene->elsewhere, "elsewhere",
+                apart_from, key);
+    tu_set(writer, key, val);
+    tu_set(writer, scene->elsewhere, ELSEWHERE_VALUE);
+    warm(reader, key, val);
+    warm(reader, scene->elsewhere, ELSEWHERE_VALUE);
+}
+
 static void write_to_a_slot_neighbour_costs_one_miss(void **state)
 {
     shmc_cache *reader = open_with_l1(*state, L1_ENTRIES);
     shmc_cache *writer = open_with_l1(*state, 0);
     const char *key = "slot-owner";
-    char neighbour[32], elsewhere[32];
-    find_key(neighbour, sizeof neighbour, "slot-neighbour", in_slot_of, key);
-    find_key(elsewhere, sizeof elsewhere, "elsewhere", apart_from, key);
-    set_value(writer, key, "owner-value");
-    set_value(writer, elsewhere, "elsewhere-value");
-    warm(reader, key, "owner-value");
-    warm(reader, elsewhere, "elsewhere-value");
+    struct slot_scene scene;
+    warm_slot_scene(reader, writer, key, "owner-value", &scene);
 
-    set_value(writer, neighbour, "neighbour-value");
+    tu_set(writer, scene.neighbour, "neighbour-value");
     assert_lmdb_read(reader, key, "owner-value");
     assert_l1_hit(reader, key, "owner-value");
     /* Another slot is not touched at all. */
-    assert_l1_hit(reader, elsewhere, "elsewhere-value");
-    assert_lmdb_read(reader, neighbour, "neighbour-value");
+    assert_l1_hit(reader, scene.elsewhere, ELSEWHERE_VALUE);
+    assert_lmdb_read(reader, scene.neighbour, "neighbour-value");
     shmc_close(writer);
     shmc_close(reader);
 }
@@ -826,11 +806,11 @@ static void l1_copy_expires_on_time(void **state)
     shmc_cache *writer = open_with_l1(*state, 0);
     uint64_t fresh_until = cache_expiring(writer, reader, "short", 0);
     sleep_until_ms(fresh_until + 1);
-    shmc_stats before = stats_of(reader);
+    shmc_stats before = tu_stats(reader);
     assert_int_equal(read_key(reader, "short", SHMC_GET_STALE).rc,
                      SHMC_ENOTFOUND);
     assert_int_equal(read_key(reader, "short", 0).rc, SHMC_ENOTFOUND);
-    shmc_stats after = stats_of(reader);
+    shmc_stats after = tu_stats(reader);
     assert_int_equal(after.expired, before.expired + 2);
     assert_int_equal(after.misses, before.misses + 2);
     assert_int_equal(after.l1_hits, before.l1_hits);
@@ -849,10 +829,10 @@ static void l1_copy_keeps_the_stale_window(void **state)
     uint64_t expires_at = fresh_until + window_ms();
 
     sleep_until_ms(fresh_until + 1);
-    shmc_stats before = stats_of(reader);
+    shmc_stats before = tu_stats(reader);
     assert_int_equal(read_key(reader, "stale", 0).rc, SHMC_ENOTFOUND);
     struct read_result stale = read_key(reader, "stale", SHMC_GET_STALE);
-    shmc_stats during = stats_of(reader);
+    shmc_stats during = tu_stats(reader);
     if (shmc_now_ms() >= expires_at)
         fail_msg("the reads took longer than the stale window");
     tu_assert_rc(stale.rc, SHMC_STALE);
@@ -868,7 +848,7 @@ static void l1_copy_keeps_the_stale_window(void **state)
     assert_int_equal(read_key(reader, "stale", SHMC_GET_STALE).rc,
                      SHMC_ENOTFOUND);
     assert_int_equal(read_key(reader, "stale", 0).rc, SHMC_ENOTFOUND);
-    shmc_stats after = stats_of(reader);
+    shmc_stats after = tu_stats(reader);
     assert_int_equal(after.expired, during.expired + 2);
     assert_int_equal(after.l1_hits, during.l1_hits);
     assert_int_equal(after.stale_hits, during.stale_hits);
@@ -929,20 +909,18 @@ enum death { DIES_BY_EXIT, DIES_BY_SIGKILL };
 static void kill_once_committed(pid_t pid, _Atomic int *committed)
 {
     uint64_t deadline = tu_now_ns() + CHILD_TIMEOUT_S * 1000000000ull;
-    int status = 0;
     while (!atomic_load(committed)) {
-        if (waitpid(pid, &status, WNOHANG) == pid)
+        if (waitpid(pid, NULL, WNOHANG) == pid)
             fail_msg("the dying writer ended before its commit");
         if (tu_now_ns() > deadline)
             break;
         tu_sleep_ms(1);
     }
-    kill(pid, SIGKILL);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    int killed = tu_kill_child(pid);
     if (!atomic_load(committed))
         fail_msg("the dying writer never committed");
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    if (!killed)
+        fail_msg("the dying writer was not ended by the kill (why: above)");
 }
 
 /* Fork a writer that commits key = val and dies before its second stamp
@@ -977,25 +955,20 @@ static void dead_writer_leaves_its_slot_untrusted(const struct tu_dir *d,
     shmc_cache *reader = open_with_l1(d, L1_ENTRIES);
     shmc_cache *writer = open_with_l1(d, 0);
     const char *key = "dead-writer-key";
-    char neighbour[32], elsewhere[32];
-    find_key(neighbour, sizeof neighbour, "dead-neighbour", in_slot_of, key);
-    find_key(elsewhere, sizeof elsewhere, "dead-elsewhere", apart_from, key);
-    set_value(writer, key, "before");
-    set_value(writer, elsewhere, "elsewhere-value");
-    warm(reader, key, "before");
-    warm(reader, elsewhere, "elsewhere-value");
+    struct slot_scene scene;
+    warm_slot_scene(reader, writer, key, "before", &scene);
 
     writer_dies_after_commit(writer, reader, key, "from-the-dead", how);
-    assert_false(stamps_trusted(control_of(reader), key));
+    assert_false(stamps_trusted(&tu_instance(reader)->ctl, key));
     /* The new value, and from LMDB every time: no copy of the slot is
      * trusted while it is odd. */
     for (int i = 0; i < 5; i++)
         assert_lmdb_read(reader, key, "from-the-dead");
-    assert_l1_hit(reader, elsewhere, "elsewhere-value");
+    assert_l1_hit(reader, scene.elsewhere, ELSEWHERE_VALUE);
 
     /* A later write of the slot, of another key, ends its distrust. */
-    set_value(writer, neighbour, "neighbour-value");
-    assert_true(stamps_trusted(control_of(reader), key));
+    tu_set(writer, scene.neighbour, "neighbour-value");
+    assert_true(stamps_trusted(&tu_instance(reader)->ctl, key));
     assert_lmdb_read(reader, key, "from-the-dead");
     assert_l1_hit(reader, key, "from-the-dead");
     shmc_close(writer);
@@ -1060,13 +1033,13 @@ static void nested_reads_keep_the_outer_l1_copy(void **state)
     struct nest n = {.c = open_with_l1(*state, NEST_ENTRIES),
                      .outer_val = "the outer value, read in place"};
     const char *outer = "nest-outer";
-    set_value(n.c, outer, n.outer_val);
+    tu_set(n.c, outer, n.outer_val);
     for (int i = 0; i < NESTED_KEYS; i++) {
         char prefix[16];
         snprintf(prefix, sizeof prefix, "nested%d", i);
-        find_key(n.keys[i], sizeof n.keys[i], prefix, same_l1_entry, outer);
+        tu_find_key(n.keys[i], sizeof n.keys[i], prefix, same_l1_entry, outer);
         snprintf(n.vals[i], sizeof n.vals[i], "nested value %d", i);
-        set_value(n.c, n.keys[i], n.vals[i]);
+        tu_set(n.c, n.keys[i], n.vals[i]);
     }
     warm(n.c, outer, n.outer_val);
 
@@ -1092,24 +1065,6 @@ static void nested_reads_keep_the_outer_l1_copy(void **state)
 #define THREAD_READERS 4
 #define THREAD_KEYS 16
 
-/* Threads must not use cmocka's asserts: they keep the first failure for
- * the main thread to report. */
-struct failure {
-    int count;
-    char first[256];
-};
-
-__attribute__((format(printf, 2, 3))) static void
-note_failure(struct failure *f, const char *fmt, ...)
-{
-    if (f->count++ == 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(f->first, sizeof f->first, fmt, ap);
-        va_end(ap);
-    }
-}
-
 /* A value: its sequence number twice, the second inverted, so that a torn
  * or foreign value shows. */
 struct seq_value {
@@ -1127,7 +1082,7 @@ struct race {
     /* L1 hits counted by the time the last set returned: reads served from
      * a copy while the keys were being written. */
     uint64_t l1_hits_while_writing;
-    struct failure writer_failure;
+    struct tu_failures writer_failure;
 };
 
 struct race_reader {
@@ -1135,7 +1090,7 @@ struct race_reader {
     struct race *race;
     uint64_t seen[THREAD_KEYS];
     long reads_until_writer_ended;
-    struct failure failure;
+    struct tu_failures failure;
 };
 
 static void thread_key(char *buf, size_t cap, unsigned key)
@@ -1162,8 +1117,8 @@ static void *write_increasing(void *arg)
         atomic_store(&race->begun[key], seq);
         int rc = set_seq(race->c, key, seq);
         if (rc) {
-            note_failure(&race->writer_failure, "set: %s: %s",
-                         shmc_err_name(rc), shmc_last_error());
+            tu_note_failure(&race->writer_failure, "set: %s: %s",
+                            shmc_err_name(rc), shmc_last_error());
             break;
         }
         atomic_store(&race->done[key], seq);
@@ -1188,19 +1143,20 @@ static void read_seq(struct race_reader *r, unsigned key)
     int rc = shmc_get(race->c, name, strlen(name), &v, &len, NULL, 0);
     uint64_t newest = atomic_load(&race->begun[key]);
     if (rc != 0 || len != sizeof v || v.inverted != ~v.seq) {
-        note_failure(&r->failure, "get %s: %s, %zu bytes, not a whole value",
-                     name, shmc_err_name(rc), len);
+        tu_note_failure(&r->failure,
+                        "get %s: %s, %zu bytes, not a whole value", name,
+                        shmc_err_name(rc), len);
         return;
     }
     if (v.seq < oldest || v.seq > newest)
-        note_failure(&r->failure, "get %s: seq %llu, current during the "
-                     "read were %llu to %llu", name,
-                     (unsigned long long)v.seq, (unsigned long long)oldest,
-                     (unsigned long long)newest);
+        tu_note_failure(&r->failure, "get %s: seq %llu, current during the "
+                        "read were %llu to %llu", name,
+                        (unsigned long long)v.seq, (unsigned long long)oldest,
+                        (unsigned long long)newest);
     if (v.seq < r->seen[key])
-        note_failure(&r->failure, "get %s: seq %llu after seq %llu", name,
-                     (unsigned long long)v.seq,
-                     (unsigned long long)r->seen[key]);
+        tu_note_failure(&r->failure, "get %s: seq %llu after seq %llu", name,
+                        (unsigned long long)v.seq,
+                        (unsigned long long)r->seen[key]);
     r->seen[key] = v.seq;
 }
 
@@ -1220,27 +1176,13 @@ static void *read_while_written(void *arg)
             read_seq(r, key);
             uint64_t last = atomic_load(&r->race->done[key]);
             if (r->seen[key] != last)
-                note_failure(&r->failure, "key %u: seq %llu after the "
-                             "writer ended with %llu", key,
-                             (unsigned long long)r->seen[key],
-                             (unsigned long long)last);
+                tu_note_failure(&r->failure, "key %u: seq %llu after the "
+                                "writer ended with %llu", key,
+                                (unsigned long long)r->seen[key],
+                                (unsigned long long)last);
         }
     }
     return NULL;
-}
-
-static void start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
-{
-    int rc = pthread_create(t, NULL, fn, arg);
-    if (rc)
-        fail_msg("pthread_create: %s", strerror(rc));
-}
-
-static void join_thread(pthread_t t)
-{
-    int rc = pthread_join(t, NULL);
-    if (rc)
-        fail_msg("pthread_join: %s", strerror(rc));
 }
 
 static void readers_never_go_back_in_time(void **state)
@@ -1260,24 +1202,24 @@ static void readers_never_go_back_in_time(void **state)
     }
     for (int i = 0; i < THREAD_READERS; i++) {
         readers[i].race = race;
-        start_thread(&readers[i].thread, read_while_written, &readers[i]);
+        tu_start_thread(&readers[i].thread, read_while_written, &readers[i]);
     }
     pthread_t writer;
-    start_thread(&writer, write_increasing, race);
-    join_thread(writer);
+    tu_start_thread(&writer, write_increasing, race);
+    tu_join_thread(writer);
     long reads = 0;
     for (int i = 0; i < THREAD_READERS; i++) {
-        join_thread(readers[i].thread);
+        tu_join_thread(readers[i].thread);
         reads += readers[i].reads_until_writer_ended;
     }
     shmc_close(race->c);
 
-    if (race->writer_failure.count)
-        fail_msg("writer: %s", race->writer_failure.first);
-    for (int i = 0; i < THREAD_READERS; i++)
-        if (readers[i].failure.count)
-            fail_msg("reader %d: %d failures, the first: %s", i,
-                     readers[i].failure.count, readers[i].failure.first);
+    tu_assert_no_failure(&race->writer_failure, "writer");
+    for (int i = 0; i < THREAD_READERS; i++) {
+        char who[32];
+        snprintf(who, sizeof who, "reader %d", i);
+        tu_assert_no_failure(&readers[i].failure, who);
+    }
     print_message("%ld reads until the writer ended, %llu L1 hits by then\n",
                   reads, (unsigned long long)race->l1_hits_while_writing);
     /* Otherwise the run proved nothing about the L1 under writes. */
@@ -1306,34 +1248,21 @@ static int wait_step(_Atomic int *step, int want)
     return 0;
 }
 
-/* In a child: 0 when key reads as want, else 1 after saying why. */
-static int child_expect(shmc_cache *c, const char *key, const char *want)
-{
-    char buf[32];
-    size_t len = sizeof buf;
-    int rc = shmc_get(c, key, strlen(key), buf, &len, NULL, 0);
-    if (rc == 0 && len == strlen(want) && memcmp(buf, want, len) == 0)
-        return 0;
-    fprintf(stderr, "child: get %s: %s \"%.*s\", expected \"%s\"\n", key,
-            shmc_err_name(rc), rc == 0 ? (int)len : 0, buf, want);
-    return 1;
-}
-
 /* The child's side: 0, or 1 after saying on stderr what went wrong. */
 static int child_reads_inherited_l1(shmc_cache *c, _Atomic int *step)
 {
-    if (child_expect(c, "fork-a", "parent-a-1") ||
-        child_expect(c, "fork-b", "parent-b-1") ||
-        child_expect(c, "fork-a", "parent-a-1"))
+    if (tu_check_value(c, "fork-a", "parent-a-1") ||
+        tu_check_value(c, "fork-b", "parent-b-1") ||
+        tu_check_value(c, "fork-a", "parent-a-1"))
         return 1;
     atomic_store(step, CHILD_READ_WARM);
     if (wait_step(step, PARENT_WROTE)) {
         fprintf(stderr, "child: the parent never wrote\n");
         return 1;
     }
-    if (child_expect(c, "fork-a", "parent-a-2") ||
-        child_expect(c, "fork-a", "parent-a-2") ||
-        child_expect(c, "fork-b", "parent-b-1"))
+    if (tu_check_value(c, "fork-a", "parent-a-2") ||
+        tu_check_value(c, "fork-a", "parent-a-2") ||
+        tu_check_value(c, "fork-b", "parent-b-1"))
         return 1;
     int rc = shmc_set(c, "fork-b", 6, "child-b-2", 9, 0);
     if (rc) {
@@ -1347,8 +1276,8 @@ static int child_reads_inherited_l1(shmc_cache *c, _Atomic int *step)
 static void warm_l1_crosses_fork(void **state)
 {
     shmc_cache *c = open_with_l1(*state, L1_ENTRIES);
-    set_value(c, "fork-a", "parent-a-1");
-    set_value(c, "fork-b", "parent-b-1");
+    tu_set(c, "fork-a", "parent-a-1");
+    tu_set(c, "fork-b", "parent-b-1");
     warm(c, "fork-a", "parent-a-1");
     warm(c, "fork-b", "parent-b-1");
     _Atomic int *step = tu_shared(sizeof *step);
@@ -1359,7 +1288,7 @@ static void warm_l1_crosses_fork(void **state)
         close_and_exit(child_reads_inherited_l1(c, step), c, NULL);
     int stuck = wait_step(step, CHILD_READ_WARM);
     if (!stuck) {
-        set_value(c, "fork-a", "parent-a-2");
+        tu_set(c, "fork-a", "parent-a-2");
         atomic_store(step, PARENT_WROTE);
         stuck = wait_step(step, CHILD_WROTE);
     }

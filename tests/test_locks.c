@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -24,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "control.h"
@@ -35,7 +33,8 @@
 /* A table small enough that keys sharing a slot are easy to find and that
  * a child can try every slot. */
 #define SMALL_SLOTS 8u
-#define KEY_SEARCH_LIMIT 100000u
+/* Generated keys a child tries before it gives up finding every slot. */
+#define SLOT_PROBE_LIMIT 100000u
 #define SHORT_TIMEOUT_MS 100u
 /* The timeout of a waiter that must be served by a recovery, and the
  * share of it that counts as "well within". */
@@ -61,22 +60,13 @@ static shmc_cache *open_at(const char *path, unsigned lock_slots)
 /* tu_setup_cache's fixture, on an instance of SMALL_SLOTS slots. */
 static int setup_small_table(void **state)
 {
-    struct tu_cache *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    tu_dir_make(&f->dir);
-    f->c = open_at(f->dir.inst, SMALL_SLOTS);
-    *state = f;
-    return 0;
+    const shmc_opts opts = {.map_size = TU_MAP_SIZE,
+                            .lock_slots = SMALL_SLOTS};
+    return tu_setup_cache_with(state, &opts);
 }
 
 #define test_with_small_table(fn)                                           \
     cmocka_unit_test_setup_teardown(fn, setup_small_table, tu_teardown_cache)
-
-/* The handle of a tu_test_with_cache or test_with_small_table test. */
-static shmc_cache *cache_of(void **state)
-{
-    return ((struct tu_cache *)*state)->c;
-}
 
 static uint32_t slots_of(shmc_cache *c)
 {
@@ -96,32 +86,20 @@ struct slot_wish {
     int same; /* 1: in other's slot; 0: in any other slot */
 };
 
-/* A key "<prefix>-<n>" that is not wish->other and lies in its slot or
+/* For tu_find_key: a key that is not wish->other and lies in its slot or
  * not, as wished. */
-static void find_key(char *out, size_t cap, const char *prefix,
-                     const struct slot_wish *wish)
+static int fits_wish(const char *key, const void *arg)
 {
-    uint32_t target = lock_slot_of(wish->other, wish->slots);
-    for (unsigned n = 0; n < KEY_SEARCH_LIMIT; n++) {
-        snprintf(out, cap, "%s-%u", prefix, n);
-        if (strcmp(out, wish->other) != 0 &&
-            (lock_slot_of(out, wish->slots) == target) == wish->same)
-            return;
-    }
-    fail_msg("no key \"%s-<n>\" with n < %u fits", prefix, KEY_SEARCH_LIMIT);
-}
-
-static shmc_stats stats_of(shmc_cache *c)
-{
-    shmc_stats s;
-    tu_assert_rc(shmc_stats_get(c, &s), 0);
-    return s;
+    const struct slot_wish *wish = arg;
+    return strcmp(key, wish->other) != 0 &&
+           (lock_slot_of(key, wish->slots) ==
+            lock_slot_of(wish->other, wish->slots)) == wish->same;
 }
 
 static void expect_lock_stats(shmc_cache *c, uint64_t locks, uint64_t waits,
                               uint64_t timeouts, uint64_t recoveries)
 {
-    shmc_stats s = stats_of(c);
+    shmc_stats s = tu_stats(c);
     if (s.locks != locks || s.lock_waits != waits ||
         s.lock_timeouts != timeouts || s.lock_recoveries != recoveries)
         fail_msg("lock stats: locks %llu/%llu, waits %llu/%llu, timeouts "
@@ -140,51 +118,11 @@ static int lock_key(shmc_cache *c, const char *key, uint64_t timeout_ms,
     return shmc_lock(c, key, strlen(key), timeout_ms, lock);
 }
 
-static uint64_t ms_since(uint64_t start_ns)
-{
-    return (tu_now_ns() - start_ns) / 1000000u;
-}
-
 /* How late a call may return past what it waits for: scheduling on a busy
  * machine, and valgrind. */
 static uint64_t slack_ms(void)
 {
     return tu_under_valgrind() ? 5000u : 1500u;
-}
-
-static void set_value(shmc_cache *c, const char *key, const char *val)
-{
-    tu_assert_rc(shmc_set(c, key, strlen(key), val, strlen(val), 0), 0);
-}
-
-static void assert_value(shmc_cache *c, const char *key, const char *want)
-{
-    char buf[128];
-    size_t len = sizeof buf;
-    tu_assert_rc(shmc_get(c, key, strlen(key), buf, &len, NULL, 0), 0);
-    if (len != strlen(want) || memcmp(buf, want, len) != 0)
-        fail_msg("get %s: \"%.*s\", expected \"%s\"", key, (int)len, buf,
-                 want);
-}
-
-static void set_bystanders(shmc_cache *c)
-{
-    char key[32], val[32];
-    for (unsigned i = 0; i < BYSTANDERS; i++) {
-        snprintf(key, sizeof key, "bystander-%u", i);
-        snprintf(val, sizeof val, "value-%u", i);
-        set_value(c, key, val);
-    }
-}
-
-static void assert_bystanders(shmc_cache *c)
-{
-    char key[32], val[32];
-    for (unsigned i = 0; i < BYSTANDERS; i++) {
-        snprintf(key, sizeof key, "bystander-%u", i);
-        snprintf(val, sizeof val, "value-%u", i);
-        assert_value(c, key, val);
-    }
 }
 
 /* ---- what other processes can take ------------------------------------- */
@@ -226,7 +164,7 @@ static int take_every_slot(shmc_cache *c, uint32_t slots)
         fprintf(stderr, "child: no memory\n");
         return 1;
     }
-    for (unsigned n = 0; taken < slots && n < KEY_SEARCH_LIMIT; n++) {
+    for (unsigned n = 0; taken < slots && n < SLOT_PROBE_LIMIT; n++) {
         snprintf(key, sizeof key, "probe-%u", n);
         if (seen[lock_slot_of(key, slots)])
             continue;
@@ -264,18 +202,6 @@ static void assert_every_slot_free(shmc_cache *c)
 
 /* ---- a holder in another process ---------------------------------------- */
 
-/* Reads one byte of fd within timeout_ms: 1 if it came, 0 on end of file,
- * timeout or error. Safe in children. */
-static int read_byte_within(int fd, int timeout_ms)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int n;
-    while ((n = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
-        ;
-    char byte;
-    return n == 1 && read(fd, &byte, 1) == 1;
-}
-
 static int write_byte(int fd)
 {
     return write(fd, "x", 1) == 1;
@@ -307,13 +233,8 @@ struct holding {
  * 0 if none came. */
 static int await_waiter(shmc_cache *c, uint64_t waits_before)
 {
-    uint64_t deadline = tu_now_ns() + CHILD_TIMEOUT_S * 1000000000ull;
-    shmc_stats s;
-    while (shmc_stats_get(c, &s) == 0 && s.lock_waits == waits_before) {
-        if (tu_now_ns() > deadline)
-            return 0;
-        tu_sleep_ms(1);
-    }
+    if (tu_await_lock_wait(c, waits_before, CHILD_TIMEOUT_S * 1000) != 0)
+        return 0;
     tu_sleep_ms(WAITER_SETTLE_MS);
     return 1;
 }
@@ -338,7 +259,7 @@ static _Noreturn void hold(shmc_cache *c, const struct holding *how,
      * hang whoever waits. */
     int told = how->until_waited
                    ? await_waiter(c, at_lock.lock_waits)
-                   : read_byte_within(release_fd, CHILD_TIMEOUT_S * 1000);
+                   : tu_await_byte(release_fd, CHILD_TIMEOUT_S * 1000) == 1;
     rc = shmc_unlock(&lock);
     if (rc)
         fprintf(stderr, "holder: unlock %s: %s\n", how->key,
@@ -367,7 +288,7 @@ static struct holder start_holder(shmc_cache *c, const struct holding *how)
     close(release[0]);
     h.held = held[0];
     h.release = release[1];
-    if (!read_byte_within(h.held, CHILD_TIMEOUT_S * 1000)) {
+    if (tu_await_byte(h.held, CHILD_TIMEOUT_S * 1000) != 1) {
         kill(h.pid, SIGKILL);
         tu_wait_child(h.pid, CHILD_TIMEOUT_S);
         fail_msg("the holder never took %s (why: above)", how->key);
@@ -394,22 +315,17 @@ static void release_holder(struct holder *h)
 /* kill -9 h while it holds its lock, and reap it. */
 static void kill_holder(struct holder *h)
 {
-    int status;
-    if (kill(h->pid, SIGKILL) < 0)
-        fail_msg("kill %d: %s", (int)h->pid, strerror(errno));
-    while (waitpid(h->pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    int killed = tu_kill_child(h->pid);
     close_holder(h);
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
-        fail_msg("the holder ended before it was killed (status %#x)",
-                 status);
+    if (!killed)
+        fail_msg("the holder was not ended by the kill (why: above)");
 }
 
 /* ---- lock, unlock, bad arguments ---------------------------------------- */
 
 static void lock_unlock_round_trip(void **state)
 {
-    shmc_cache *c = cache_of(state);
+    shmc_cache *c = tu_cache_of(state);
     const char *key = "user:42";
     assert_int_equal(slots_of(c), SHMC_DEFAULT_LOCK_SLOTS);
     expect_lock_stats(c, 0, 0, 0, 0);
@@ -437,7 +353,7 @@ static void lock_unlock_round_trip(void **state)
 
 static void unlock_of_a_lock_not_held(void **state)
 {
-    shmc_cache *c = cache_of(state);
+    shmc_cache *c = tu_cache_of(state);
     const char *key = "not-held";
     shmc_keylock never = {0};
     tu_assert_rc(shmc_unlock(&never), SHMC_EINVAL);
@@ -460,7 +376,7 @@ static void unlock_of_a_lock_not_held(void **state)
 
 static void bad_arguments_hold_nothing(void **state)
 {
-    shmc_cache *c = cache_of(state);
+    shmc_cache *c = tu_cache_of(state);
     static char big[SHMC_MAX_KEY_LEN + 1];
     const size_t longest = sizeof big;
     memset(big, 'k', longest);
@@ -489,7 +405,7 @@ static void bad_arguments_hold_nothing(void **state)
 
 static void lock_with_null_cache_marks_nothing_held(void **state)
 {
-    shmc_cache *c = cache_of(state);
+    shmc_cache *c = tu_cache_of(state);
     shmc_keylock lock = {.cache = c, .slot = 1};
     tu_assert_rc(shmc_lock(NULL, "k", 1, 0, &lock), SHMC_EINVAL);
     /* shmc_keylock: cache is NULL when not held, as after every other
@@ -501,7 +417,7 @@ static void lock_with_null_cache_marks_nothing_held(void **state)
  * release them. */
 static void fork_does_not_pass_on_locks(void **state)
 {
-    shmc_cache *c = cache_of(state);
+    shmc_cache *c = tu_cache_of(state);
     const char *key = "parents-lock";
     shmc_keylock lock;
     tu_assert_rc(lock_key(c, key, 0, &lock), 0);
@@ -568,14 +484,14 @@ static int count_in_child(void *arg, int index)
 
 static void processes_exclude_each_other(void **state)
 {
-    shmc_cache *c = cache_of(state);
+    shmc_cache *c = tu_cache_of(state);
     struct counting run = {.c = c,
                            .count = tu_shared(sizeof(long)),
                            .rounds = tu_scaled(2000)};
     *run.count = 0;
     tu_run_children(PROCESS_COUNTERS, count_in_child, &run, CHILD_TIMEOUT_S);
     assert_int_equal(*run.count, (long)PROCESS_COUNTERS * run.rounds);
-    shmc_stats s = stats_of(c);
+    shmc_stats s = tu_stats(c);
     assert_int_equal(s.locks, (uint64_t)PROCESS_COUNTERS * run.rounds);
     assert_int_equal(s.lock_timeouts, 0);
     assert_int_equal(s.lock_recoveries, 0);
@@ -601,23 +517,9 @@ static void *count_in_thread(void *arg)
     return NULL;
 }
 
-static void start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
-{
-    int rc = pthread_create(t, NULL, fn, arg);
-    if (rc)
-        fail_msg("pthread_create: %s", strerror(rc));
-}
-
-static void join_thread(pthread_t t)
-{
-    int rc = pthread_join(t, NULL);
-    if (rc)
-        fail_msg("pthread_join: %s", strerror(rc));
-}
-
 static void threads_exclude_each_other(void **state)
 {
-    shmc_cache *c = cache_of(state);
+    shmc_cache *c = tu_cache_of(state);
     long count = 0;
     struct counting run = {.c = c, .count = &count,
                            .rounds = tu_scaled(2000)};
@@ -628,15 +530,15 @@ static void threads_exclude_each_other(void **state)
         threads[i].run = &run;
         threads[i].start = &start;
         threads[i].rc = INT_MIN;
-        start_thread(&threads[i].thread, count_in_thread, &threads[i]);
+        tu_start_thread(&threads[i].thread, count_in_thread, &threads[i]);
     }
     for (int i = 0; i < THREAD_COUNTERS; i++)
-        join_thread(threads[i].thread);
+        tu_join_thread(threads[i].thread);
     pthread_barrier_destroy(&start);
     for (int i = 0; i < THREAD_COUNTERS; i++)
         tu_assert_rc(threads[i].rc, 0);
     assert_int_equal(count, (long)THREAD_COUNTERS * run.rounds);
-    shmc_stats s = stats_of(c);
+    shmc_stats s = tu_stats(c);
     assert_int_equal(s.locks, (uint64_t)THREAD_COUNTERS * run.rounds);
     assert_int_equal(s.lock_timeouts, 0);
     assert_int_equal(s.lock_recoveries, 0);
@@ -669,13 +571,13 @@ static void *hold_in_thread(void *arg)
 
 static void threads_own_their_locks(void **state)
 {
-    shmc_cache *c = cache_of(state);
+    shmc_cache *c = tu_cache_of(state);
     pthread_barrier_t barrier;
     assert_int_equal(pthread_barrier_init(&barrier, NULL, 2), 0);
     struct thread_holder h = {.c = c, .key = "thread-owned", .unlock = 1,
                               .barrier = &barrier};
     pthread_t t;
-    start_thread(&t, hold_in_thread, &h);
+    tu_start_thread(&t, hold_in_thread, &h);
     pthread_barrier_wait(&barrier);
     tu_assert_rc(h.lock_rc, 0);
     /* Another thread of the same process is excluded like any process,
@@ -684,15 +586,15 @@ static void threads_own_their_locks(void **state)
     tu_assert_rc(lock_key(c, h.key, 0, &mine), SHMC_ETIMEDOUT);
     tu_assert_rc(shmc_unlock(&theirs), SHMC_EINVAL);
     pthread_barrier_wait(&barrier);
-    join_thread(t);
+    tu_join_thread(t);
     tu_assert_rc(h.unlock_rc, 0);
     tu_assert_rc(lock_key(c, h.key, 0, &mine), 0);
     tu_assert_rc(shmc_unlock(&mine), 0);
 
     /* A thread that ends holding a lock is a holder that died. */
     struct thread_holder gone = {.c = c, .key = "thread-exits"};
-    start_thread(&t, hold_in_thread, &gone);
-    join_thread(t);
+    tu_start_thread(&t, hold_in_thread, &gone);
+    tu_join_thread(t);
     tu_assert_rc(gone.lock_rc, 0);
     tu_assert_rc(lock_key(c, gone.key, RECOVERY_TIMEOUT_MS, &mine),
                  SHMC_LOCK_RECOVERED);
@@ -707,7 +609,7 @@ static void threads_own_their_locks(void **state)
 
 static void timeouts_give_up_holding_nothing(void **state)
 {
-    shmc_cache *c = cache_of(state);
+    shmc_cache *c = tu_cache_of(state);
     const struct holding how = {.key = "timeout-key"};
     struct holder h = start_holder(c, &how);
 
@@ -715,7 +617,7 @@ static void timeouts_give_up_holding_nothing(void **state)
     uint64_t start = tu_now_ns();
     tu_assert_rc(lock_key(c, how.key, SHORT_TIMEOUT_MS, &lock),
                  SHMC_ETIMEDOUT);
-    uint64_t waited = ms_since(start);
+    uint64_t waited = tu_ms_since(start);
     if (waited < SHORT_TIMEOUT_MS || waited > SHORT_TIMEOUT_MS + slack_ms())
         fail_msg("a %u ms timeout gave up after %llu ms", SHORT_TIMEOUT_MS,
                  (unsigned long long)waited);
@@ -725,7 +627,7 @@ static void timeouts_give_up_holding_nothing(void **state)
     lock.cache = c;
     start = tu_now_ns();
     tu_assert_rc(lock_key(c, how.key, 0, &lock), SHMC_ETIMEDOUT);
-    waited = ms_since(start);
+    waited = tu_ms_since(start);
     /* Tries once: far below the shortest timeout that waits. */
     if (waited >= SHORT_TIMEOUT_MS / 2)
         fail_msg("a timeout of 0 gave up after %llu ms",
@@ -745,7 +647,7 @@ static void timeouts_give_up_holding_nothing(void **state)
  * instant timeout). */
 static void waiter_gets_the_lock_once_released(void **state)
 {
-    shmc_cache *c = cache_of(state);
+    shmc_cache *c = tu_cache_of(state);
     const struct holding how = {.key = "released-key", .until_waited = 1};
     const uint64_t timeouts[] = {CHILD_TIMEOUT_S * 1000u,
                                  SHMC_LOCK_FOREVER - 1, SHMC_LOCK_FOREVER};
@@ -755,7 +657,7 @@ static void waiter_gets_the_lock_once_released(void **state)
         shmc_keylock lock;
         uint64_t start = tu_now_ns();
         tu_assert_rc(lock_key(c, how.key, timeouts[i], &lock), 0);
-        uint64_t waited = ms_since(start);
+        uint64_t waited = tu_ms_since(start);
         if (waited > WAITER_SETTLE_MS + slack_ms())
             fail_msg("got the lock only after %llu ms",
                      (unsigned long long)waited);
@@ -773,8 +675,8 @@ static void waiter_gets_the_lock_once_released(void **state)
 
 static void killed_holder_is_recovered(void **state)
 {
-    shmc_cache *c = cache_of(state);
-    set_bystanders(c);
+    shmc_cache *c = tu_cache_of(state);
+    tu_put_bystanders(c, BYSTANDERS);
     const unsigned kills = tu_scaled(100);
     for (unsigned i = 0; i < kills; i++) {
         char work[32];
@@ -787,20 +689,20 @@ static void killed_holder_is_recovered(void **state)
         uint64_t start = tu_now_ns();
         tu_assert_rc(lock_key(c, DEAD_KEY, RECOVERY_TIMEOUT_MS, &lock),
                      SHMC_LOCK_RECOVERED);
-        uint64_t waited = ms_since(start);
+        uint64_t waited = tu_ms_since(start);
         if (waited > RECOVERY_BOUND_MS)
             fail_msg("kill %u: recovered after %llu ms", i,
                      (unsigned long long)waited);
         assert_ptr_equal(lock.cache, c);
         /* Recovery hands over the lock and wipes nothing: what the holder
          * committed before it died is there. */
-        assert_value(c, DEAD_KEY, work);
+        tu_assert_value(c, DEAD_KEY, work);
         tu_assert_rc(shmc_unlock(&lock), 0);
         /* Consistent again: the next holder is told nothing happened. */
         tu_assert_rc(lock_key(c, DEAD_KEY, 0, &lock), 0);
         tu_assert_rc(shmc_unlock(&lock), 0);
     }
-    assert_bystanders(c);
+    tu_assert_bystanders(c, BYSTANDERS);
     expect_lock_stats(c, 3 * (uint64_t)kills, 0, 0, kills);
 }
 
@@ -827,7 +729,7 @@ static void await_blocked_waiter(shmc_cache *c, pid_t waiter,
                                  uint64_t waits_before)
 {
     uint64_t deadline = tu_now_ns() + CHILD_TIMEOUT_S * 1000000000ull;
-    while (stats_of(c).lock_waits == waits_before ||
+    while (tu_stats(c).lock_waits == waits_before ||
            process_state(waiter) != 'S') {
         if (tu_now_ns() > deadline)
             fail_msg("the waiter never blocked in shmc_lock");
@@ -857,14 +759,14 @@ static pid_t start_waiter(shmc_cache *c, struct waiter_report *r)
 
 static void blocked_waiter_recovers_from_killed_holder(void **state)
 {
-    shmc_cache *c = cache_of(state);
-    set_bystanders(c);
+    shmc_cache *c = tu_cache_of(state);
+    tu_put_bystanders(c, BYSTANDERS);
     struct waiter_report *r = tu_shared(sizeof *r);
     const unsigned kills = tu_scaled(20);
     for (unsigned i = 0; i < kills; i++) {
         const struct holding how = {.key = DEAD_KEY};
         struct holder h = start_holder(c, &how);
-        uint64_t waits_before = stats_of(c).lock_waits;
+        uint64_t waits_before = tu_stats(c).lock_waits;
         memset(r, 0, sizeof *r);
         r->lock_rc = INT_MIN;
         pid_t waiter = start_waiter(c, r);
@@ -880,7 +782,7 @@ static void blocked_waiter_recovers_from_killed_holder(void **state)
             fail_msg("kill %u: the waiter recovered %llu ms after the kill",
                      i, (unsigned long long)after_ms);
     }
-    assert_bystanders(c);
+    tu_assert_bystanders(c, BYSTANDERS);
     expect_lock_stats(c, 2 * (uint64_t)kills, kills, 0, kills);
     shmc_keylock lock;
     tu_assert_rc(lock_key(c, DEAD_KEY, 0, &lock), 0);
@@ -892,7 +794,7 @@ static void blocked_waiter_recovers_from_killed_holder(void **state)
 
 static void same_key_twice_needs_two_unlocks(void **state)
 {
-    shmc_cache *c = cache_of(state);
+    shmc_cache *c = tu_cache_of(state);
     const char *key = "twice";
     shmc_keylock outer, inner;
     tu_assert_rc(lock_key(c, key, SHMC_LOCK_FOREVER, &outer), 0);
@@ -910,13 +812,14 @@ static void same_key_twice_needs_two_unlocks(void **state)
 
 static void keys_sharing_a_slot_lock_without_deadlock(void **state)
 {
-    shmc_cache *c = cache_of(state);
+    shmc_cache *c = tu_cache_of(state);
     const char *first = "slot-first";
     char second[32], elsewhere[32];
     struct slot_wish wish = {.slots = SMALL_SLOTS, .other = first, .same = 1};
-    find_key(second, sizeof second, "slot-second", &wish);
+    tu_find_key(second, sizeof second, "slot-second", fits_wish, &wish);
     wish.same = 0;
-    find_key(elsewhere, sizeof elsewhere, "slot-elsewhere", &wish);
+    tu_find_key(elsewhere, sizeof elsewhere, "slot-elsewhere", fits_wish,
+                &wish);
 
     shmc_keylock a, b;
     tu_assert_rc(lock_key(c, first, 0, &a), 0);
@@ -1001,17 +904,17 @@ static void lock_slots_option(void **state)
 
 static void set_and_delete_every_way(shmc_cache *c, const char *key)
 {
-    set_value(c, key, "v");
+    tu_set(c, key, "v");
     tu_assert_rc(shmc_del(c, key, strlen(key)), 0);
-    set_value(c, key, "v");
+    tu_set(c, key, "v");
     shmc_item item = {.key = key, .klen = strlen(key)};
     size_t deleted = 0;
     tu_assert_rc(shmc_mdel(c, &item, 1, &deleted), 0);
     assert_int_equal(deleted, 1);
-    set_value(c, key, "v");
+    tu_set(c, key, "v");
     tu_assert_rc(shmc_del_prefix(c, key, strlen(key), &deleted), 0);
     assert_int_equal(deleted, 1);
-    set_value(c, key, "v");
+    tu_set(c, key, "v");
     tu_assert_rc(shmc_clear(c), 0);
     size_t len = 0;
     tu_assert_rc(shmc_get(c, key, strlen(key), NULL, &len, NULL, 0),
@@ -1020,7 +923,7 @@ static void set_and_delete_every_way(shmc_cache *c, const char *key)
 
 static void clear_and_deletes_keep_locks(void **state)
 {
-    shmc_cache *c = cache_of(state);
+    shmc_cache *c = tu_cache_of(state);
     const struct holding how = {.key = "kept-key"};
     struct holder h = start_holder(c, &how);
     set_and_delete_every_way(c, how.key);

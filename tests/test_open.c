@@ -179,13 +179,10 @@ static void make_dir(const char *path, mode_t mode)
 
 /* ---- entries --------------------------------------------------------- */
 
-static void put(shmc_cache *c, const char *key, const char *val)
-{
-    tu_assert_rc(shmc_set(c, key, strlen(key), val, strlen(val), 0), 0);
-}
-
 /* Safe in forked children: 0 when key holds want, SHMC_ENOTFOUND when it
- * is absent, anything else after saying why on stderr. */
+ * is absent, anything else after saying why on stderr. Not
+ * tu_check_value: a racer expects other racers' keys to be absent, so an
+ * absent key is told apart, and quietly. */
 static int check_value(shmc_cache *c, const char *key, const char *want)
 {
     char buf[64];
@@ -206,30 +203,16 @@ static int check_value(shmc_cache *c, const char *key, const char *want)
     return 0;
 }
 
-static void assert_value(shmc_cache *c, const char *key, const char *want)
-{
-    tu_assert_rc(check_value(c, key, want), 0);
-}
-
 /* An instance holding one entry, closed again: what the corruption tests
  * damage before opening it once more. */
 static void make_closed_instance(const char *inst)
 {
     shmc_cache *c = open_ok(inst, &small_opts);
-    put(c, "survivor", "still here");
+    tu_set(c, "survivor", "still here");
     shmc_close(c);
 }
 
 /* ---- children -------------------------------------------------------- */
-
-/* A child the test itself kills or reaps, unlike tu_run_children's. */
-static pid_t spawn(tu_child_fn fn, void *arg)
-{
-    pid_t pid = tu_fork();
-    if (pid == 0)
-        _exit(fn(arg, 0));
-    return pid;
-}
 
 /* Wait until *progress reaches want; fail at once if the child exits
  * first (it said why on stderr). */
@@ -421,11 +404,11 @@ static void test_create_then_reopen(void **state)
     if (st.st_mode & (S_IWGRP | S_IWOTH))
         fail_msg("%s: created writable by others (mode %04o)", parent,
                  (unsigned)(st.st_mode & 07777));
-    put(c, "k", "v");
+    tu_set(c, "k", "v");
     shmc_close(c);
 
     c = open_ok(inst, &small_opts);
-    assert_value(c, "k", "v");
+    tu_assert_value(c, "k", "v");
     assert_instance_modes(inst, 0700, 0600, getegid());
     shmc_close(c);
 }
@@ -494,12 +477,12 @@ static void test_relative_path(void **state)
     struct fixture *f = *state;
     assert_int_equal(chdir(f->d.root), 0);
     shmc_cache *c = open_ok("inst", &small_opts);
-    put(c, "k", "relative");
+    tu_set(c, "k", "relative");
     shmc_close(c);
 
     assert_instance_modes(f->d.inst, 0700, 0600, getegid());
     c = open_ok(f->d.inst, &small_opts);
-    assert_value(c, "k", "relative");
+    tu_assert_value(c, "k", "relative");
     shmc_close(c);
 }
 
@@ -543,21 +526,21 @@ static void test_two_opens_share(void **state)
 {
     struct fixture *f = *state;
     shmc_cache *a = open_ok(f->d.inst, &small_opts);
-    put(a, "from-a", "1");
-    assert_value(a, "from-a", "1");
+    tu_set(a, "from-a", "1");
+    tu_assert_value(a, "from-a", "1");
     unsigned readers = tu_info(a).readers_used;
 
     shmc_cache *b = open_ok(f->d.inst, &small_opts);
-    assert_value(b, "from-a", "1");
-    put(b, "from-b", "2");
-    assert_value(a, "from-b", "2");
+    tu_assert_value(b, "from-a", "1");
+    tu_set(b, "from-b", "2");
+    tu_assert_value(a, "from-b", "2");
     assert_int_equal(tu_info(b).readers_used, readers);
     assert_int_equal(tu_info(a).readers_used, readers);
 
     shmc_close(a);
-    assert_value(b, "from-a", "1");
-    put(b, "after-close", "3");
-    assert_value(b, "after-close", "3");
+    tu_assert_value(b, "from-a", "1");
+    tu_set(b, "after-close", "3");
+    tu_assert_value(b, "after-close", "3");
     assert_int_equal(tu_info(b).readers_used, readers);
     shmc_close(b);
 }
@@ -568,23 +551,23 @@ static void test_two_spellings_share(void **state)
     char slash[PATH_MAX + 1];
     snprintf(slash, sizeof slash, "%s/", f->d.inst);
     shmc_cache *absolute = open_ok(f->d.inst, &small_opts);
-    put(absolute, "k", "shared");
-    assert_value(absolute, "k", "shared");
+    tu_set(absolute, "k", "shared");
+    tu_assert_value(absolute, "k", "shared");
     unsigned readers = tu_info(absolute).readers_used;
 
     shmc_cache *trailing = open_ok(slash, &small_opts);
-    assert_value(trailing, "k", "shared");
+    tu_assert_value(trailing, "k", "shared");
     assert_int_equal(tu_info(trailing).readers_used, readers);
 
     assert_int_equal(chdir(f->d.root), 0);
     shmc_cache *dotted = open_ok("./inst", &small_opts);
-    assert_value(dotted, "k", "shared");
+    tu_assert_value(dotted, "k", "shared");
     assert_int_equal(tu_info(dotted).readers_used, readers);
 
     shmc_close(absolute);
     shmc_close(trailing);
-    put(dotted, "k", "still works");
-    assert_value(dotted, "k", "still works");
+    tu_set(dotted, "k", "still works");
+    tu_assert_value(dotted, "k", "still works");
     shmc_close(dotted);
 }
 
@@ -757,11 +740,11 @@ static void check_group_instance(const char *inst, const char *group,
     shmc_cache *c = open_ok(inst, &opts);
     umask(old);
     assert_instance_modes(inst, 0770, 0660, gid);
-    put(c, "k", group);
+    tu_set(c, "k", group);
     shmc_close(c);
 
     c = open_ok(inst, &opts);
-    assert_value(c, "k", group);
+    tu_assert_value(c, "k", group);
     assert_instance_modes(inst, 0770, 0660, gid);
     shmc_close(c);
 
@@ -859,12 +842,12 @@ static void test_group_member_of_another_uid(void **state)
     assert_int_equal(chmod(f->d.root, 0755), 0);
 
     shmc_cache *c = open_ok(f->d.inst, &opts);
-    put(c, "k", "from root");
+    tu_set(c, "k", "from root");
     shmc_close(c);
     tu_run_children(1, open_as_group_member, &gm, ONE_CHILD_TIMEOUT_S);
 
     c = open_ok(f->d.inst, &opts);
-    assert_value(c, "k", "member");
+    tu_assert_value(c, "k", "member");
     shmc_close(c);
 }
 
@@ -951,7 +934,7 @@ static void test_magic_zero_reinitialises(void **state)
                   &zero, sizeof zero);
 
     shmc_cache *c = open_ok(f->d.inst, &small_opts);
-    assert_value(c, "survivor", "still here");
+    tu_assert_value(c, "survivor", "still here");
     assert_int_equal(tu_info(c).entries, 1);
     control_read(f->d.inst, offsetof(struct shmc__control_header, magic),
                  &magic, sizeof magic);
@@ -1088,7 +1071,7 @@ static void test_many_processes_create_at_once(void **state)
         for (int i = 0; i < r.racers; i++) {
             char key[32], val[32];
             racer_pair(i, key, val);
-            assert_value(c, key, val);
+            tu_assert_value(c, key, val);
         }
         assert_int_equal(tu_info(c).entries, (uint64_t)r.racers);
         shmc_close(c);
@@ -1173,28 +1156,26 @@ static void test_killed_process_does_not_block_opens(void **state)
     snprintf(k->inst, sizeof k->inst, "%s", f->d.inst);
     make_closed_instance(k->inst);
 
-    f->kids[0] = spawn(holder, k);
+    f->kids[0] = tu_spawn(holder, k);
     wait_for_progress(&f->kids[0], &k->holder_ready, 1, "the holder");
-    f->kids[1] = spawn(victim, k);
+    f->kids[1] = tu_spawn(victim, k);
     wait_for_progress(&f->kids[1], &k->committed,
                       tu_under_valgrind() ? 10 : 200, "the victim's sets");
-    assert_int_equal(kill(f->kids[1], SIGKILL), 0);
-    int status;
-    assert_int_equal(waitpid(f->kids[1], &status, 0), f->kids[1]);
+    int killed = tu_kill_child(f->kids[1]);
     f->kids[1] = 0;
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    assert_true(killed);
     unsigned committed = atomic_load(&k->committed);
 
     shmc_cache *c = open_ok(k->inst, &small_opts);
-    assert_value(c, "survivor", "still here");
+    tu_assert_value(c, "survivor", "still here");
     for (unsigned i = 0; i < committed; i++) {
         char key[32], val[32];
         loop_pair(i, key, val);
-        assert_value(c, key, val);
+        tu_assert_value(c, key, val);
     }
     /* The victim may have died holding LMDB's writer lock. */
-    put(c, "after the kill", "written");
-    assert_value(c, "after the kill", "written");
+    tu_set(c, "after the kill", "written");
+    tu_assert_value(c, "after the kill", "written");
     /* The holder's slot and one more: the victim's, freed by the open and
      * taken again by this process. A slot kept for the dead victim would
      * have made this one more. */

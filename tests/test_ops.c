@@ -7,29 +7,9 @@
 
 #include "testutil.h"
 
-static shmc_cache *cache(void **state)
-{
-    return ((struct tu_cache *)*state)->c;
-}
-
-/* Read key into a buffer and compare with want (NULL: expect a miss). */
-static void check_value(shmc_cache *c, const char *key, const char *want)
-{
-    char buf[256];
-    size_t len = sizeof buf;
-    int rc = shmc_get(c, key, strlen(key), buf, &len, NULL, 0);
-    if (!want) {
-        tu_assert_rc(rc, SHMC_ENOTFOUND);
-        return;
-    }
-    tu_assert_rc(rc, 0);
-    assert_int_equal(len, strlen(want));
-    assert_memory_equal(buf, want, len);
-}
-
 static void test_get_copies_into_buffer(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     char buf[8];
     size_t len = sizeof buf;
     tu_assert_rc(shmc_set(c, "k", 1, "value", 5, 0), 0);
@@ -52,7 +32,7 @@ static void test_get_copies_into_buffer(void **state)
 
 static void test_get_alloc_and_free(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     void *val = (void *)1;
     size_t len = 0;
     tu_assert_rc(shmc_set(c, "text", 4, "hello", 5, 0), 0);
@@ -93,7 +73,7 @@ static int remember(const void *val, size_t len, const shmc_meta *meta,
 
 static void test_get_view_zero_copy(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     struct seen s = {0};
     uint64_t version;
     shmc_set_opts o = {0};
@@ -113,7 +93,7 @@ static void test_get_view_zero_copy(void **state)
 
 static void test_meta_and_versions(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     shmc_meta m1, m2;
     char buf[16];
     size_t len = sizeof buf;
@@ -142,11 +122,11 @@ static void test_meta_and_versions(void **state)
 
 static void test_ttl_expires(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     tu_assert_rc(shmc_set(c, "short", 5, "v", 1, 50), 0);
-    check_value(c, "short", "v");
+    tu_assert_value(c, "short", "v");
     tu_sleep_ms(80);
-    check_value(c, "short", NULL);
+    tu_assert_value(c, "short", NULL);
     /* Expired data is never returned, not even to a caller asking for
      * stale data. */
     char buf[4];
@@ -157,7 +137,7 @@ static void test_ttl_expires(void **state)
 
 static void test_stale_window(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     shmc_set_opts o = {.ttl_ms = 40, .stale_ms = 400};
     char buf[8];
     size_t len = sizeof buf;
@@ -167,7 +147,7 @@ static void test_stale_window(void **state)
     assert_int_equal(m.expires_at_ms, m.fresh_until_ms + 400);
     tu_sleep_ms(70);
     /* Stale: a miss for ordinary readers, SHMC_STALE for those who ask. */
-    check_value(c, "s", NULL);
+    tu_assert_value(c, "s", NULL);
     len = sizeof buf;
     tu_assert_rc(shmc_get(c, "s", 1, buf, &len, NULL, SHMC_GET_STALE),
                  SHMC_STALE);
@@ -180,7 +160,7 @@ static void test_stale_window(void **state)
 
 static void test_absolute_expiry(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     uint64_t at = shmc_now_ms() + 60;
     shmc_meta m;
     char buf[4];
@@ -190,23 +170,23 @@ static void test_absolute_expiry(void **state)
     assert_int_equal(m.fresh_until_ms, at);
     assert_int_equal(m.expires_at_ms, at);
     tu_sleep_ms(90);
-    check_value(c, "eod", NULL);
+    tu_assert_value(c, "eod", NULL);
     /* A time in the past stores an entry no reader will see. */
     tu_assert_rc(shmc_set_at(c, "past", 4, "v", 1, shmc_now_ms() - 1000), 0);
-    check_value(c, "past", NULL);
+    tu_assert_value(c, "past", NULL);
 }
 
 static void test_add_only_if_absent(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     tu_assert_rc(shmc_add(c, "a", 1, "first", 5, 0), 0);
     tu_assert_rc(shmc_add(c, "a", 1, "second", 6, 0), SHMC_EEXIST);
-    check_value(c, "a", "first");
+    tu_assert_value(c, "a", "first");
     /* An expired entry is absent: add takes its place. */
     tu_assert_rc(shmc_set(c, "b", 1, "old", 3, 20), 0);
     tu_sleep_ms(40);
     tu_assert_rc(shmc_add(c, "b", 1, "new", 3, 0), 0);
-    check_value(c, "b", "new");
+    tu_assert_value(c, "b", "new");
     /* A stale entry is still live: add refuses. */
     shmc_set_opts o = {.ttl_ms = 20, .stale_ms = 10000};
     tu_assert_rc(shmc_set_ex(c, "st", 2, "stale", 5, &o, NULL), 0);
@@ -216,7 +196,7 @@ static void test_add_only_if_absent(void **state)
 
 static void test_compare_and_set(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     uint64_t v1, v2;
     tu_assert_rc(shmc_set_ex(c, "cas", 3, "1", 1, NULL, &v1), 0);
     shmc_set_opts o = {.if_version = v1};
@@ -224,16 +204,16 @@ static void test_compare_and_set(void **state)
     assert_true(v2 != v1);
     /* v1 is no longer current: the second writer with it loses. */
     tu_assert_rc(shmc_set_ex(c, "cas", 3, "3", 1, &o, NULL), SHMC_ECONFLICT);
-    check_value(c, "cas", "2");
+    tu_assert_value(c, "cas", "2");
     /* Absent key: any expected version conflicts. */
     tu_assert_rc(shmc_set_ex(c, "nokey", 5, "x", 1, &o, NULL),
                  SHMC_ECONFLICT);
-    check_value(c, "nokey", NULL);
+    tu_assert_value(c, "nokey", NULL);
 }
 
 static void test_touch(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     shmc_meta before, after;
     char buf[8];
     size_t len = sizeof buf;
@@ -252,15 +232,15 @@ static void test_touch(void **state)
     tu_assert_rc(shmc_set(c, "gone", 4, "v", 1, 10), 0);
     tu_sleep_ms(30);
     tu_assert_rc(shmc_touch(c, "gone", 4, 60000), SHMC_ENOTFOUND);
-    check_value(c, "gone", NULL);
+    tu_assert_value(c, "gone", NULL);
 }
 
 static void test_del(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     tu_assert_rc(shmc_set(c, "d", 1, "v", 1, 0), 0);
     tu_assert_rc(shmc_del(c, "d", 1), 0);
-    check_value(c, "d", NULL);
+    tu_assert_value(c, "d", NULL);
     tu_assert_rc(shmc_del(c, "d", 1), SHMC_ENOTFOUND);
     /* An expired entry: nothing live went, but the record is removed. */
     tu_assert_rc(shmc_set(c, "e", 1, "v", 1, 10), 0);
@@ -272,20 +252,20 @@ static void test_del(void **state)
 
 static void test_mset_mdel(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     shmc_item items[3] = {
         {"m1", 2, "one", 3},
         {"m2", 2, "two", 3},
         {"m3", 2, "three", 5},
     };
     tu_assert_rc(shmc_mset(c, items, 3, NULL), 0);
-    check_value(c, "m1", "one");
-    check_value(c, "m3", "three");
+    tu_assert_value(c, "m1", "one");
+    tu_assert_value(c, "m3", "three");
 
     /* One bad key: nothing of the batch is stored. */
     shmc_item bad[2] = {{"ok", 2, "x", 1}, {"", 0, "y", 1}};
     tu_assert_rc(shmc_mset(c, bad, 2, NULL), SHMC_EKEYLEN);
-    check_value(c, "ok", NULL);
+    tu_assert_value(c, "ok", NULL);
     shmc_set_opts add = {.flags = SHMC_SET_ADD};
     tu_assert_rc(shmc_mset(c, items, 3, &add), SHMC_EINVAL);
 
@@ -294,14 +274,14 @@ static void test_mset_mdel(void **state)
                          {"none", 4, NULL, 0}};
     tu_assert_rc(shmc_mdel(c, dels, 3, &deleted), 0);
     assert_int_equal(deleted, 2);
-    check_value(c, "m1", NULL);
-    check_value(c, "m2", "two");
-    check_value(c, "m3", NULL);
+    tu_assert_value(c, "m1", NULL);
+    tu_assert_value(c, "m2", "two");
+    tu_assert_value(c, "m3", NULL);
 }
 
 static void test_del_prefix(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     char key[700];
     /* More than one batch of user:42 keys, neighbours on both sides. */
     for (int i = 0; i < 2500; i++) {
@@ -324,11 +304,11 @@ static void test_del_prefix(void **state)
     size_t deleted = 0;
     tu_assert_rc(shmc_del_prefix(c, "user:42", 7, &deleted), 0);
     assert_int_equal(deleted, 2500 + 1 + 1);
-    check_value(c, "user:42:00000", NULL);
-    check_value(c, "user:42:02499", NULL);
-    check_value(c, "user:42", NULL);
-    check_value(c, "user:41:x", "v");
-    check_value(c, "user:43:x", "v");
+    tu_assert_value(c, "user:42:00000", NULL);
+    tu_assert_value(c, "user:42:02499", NULL);
+    tu_assert_value(c, "user:42", NULL);
+    tu_assert_value(c, "user:41:x", "v");
+    tu_assert_value(c, "user:43:x", "v");
     char buf[8];
     size_t len = sizeof buf;
     tu_assert_rc(shmc_get(c, key, sizeof key, buf, &len, NULL, 0), 0);
@@ -345,22 +325,22 @@ static void test_del_prefix(void **state)
 
 static void test_clear(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     char longkey[600];
     memset(longkey, 'k', sizeof longkey);
     tu_assert_rc(shmc_set(c, "a", 1, "v", 1, 0), 0);
     tu_assert_rc(shmc_set(c, longkey, sizeof longkey, "v", 1, 0), 0);
     tu_assert_rc(shmc_clear(c), 0);
-    check_value(c, "a", NULL);
+    tu_assert_value(c, "a", NULL);
     assert_int_equal(tu_info(c).entries, 0);
     /* The cache goes on working after a clear. */
     tu_assert_rc(shmc_set(c, "a", 1, "again", 5, 0), 0);
-    check_value(c, "a", "again");
+    tu_assert_value(c, "a", "again");
 }
 
 static void test_bad_arguments(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     char buf[4];
     size_t len = sizeof buf;
     static char huge[SHMC_MAX_KEY_LEN + 1];
@@ -384,7 +364,7 @@ static void test_bad_arguments(void **state)
 
 static void test_value_too_big(void **state)
 {
-    shmc_cache *c = cache(state);
+    shmc_cache *c = tu_cache_of(state);
     size_t big = (size_t)tu_info(c).map_size / 2 + 1;
     char *val = calloc(1, big);
     assert_non_null(val);

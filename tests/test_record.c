@@ -550,13 +550,6 @@ static void random_bytes_never_decode_inconsistently(void **state)
 
 /* ---- versions (shmc__control_next_version) --------------------------- */
 
-static struct shmc__control *control_of(shmc_cache *c)
-{
-    struct shmc__instance *inst = NULL;
-    tu_assert_rc(shmc__instance_get(c, &inst), 0);
-    return &inst->ctl;
-}
-
 /* Calls at one now_ms, more than the 65536 a millisecond's counter holds,
  * so the versions run on past the millisecond; returns the last. */
 #define CALLS_IN_ONE_MS 100000u
@@ -578,7 +571,7 @@ static uint64_t assert_increasing_at(struct shmc__control *ctl,
 static void versions_increase_and_tell_the_write_time(void **state)
 {
     struct tu_cache *f = *state;
-    struct shmc__control *ctl = control_of(f->c);
+    struct shmc__control *ctl = &tu_instance(f->c)->ctl;
     const uint64_t start = shmc_now_ms();
     assert_true(shmc__version_time(atomic_load(&ctl->hdr->last_version)) <
                 start);
@@ -658,7 +651,8 @@ static void versions_are_unique_across_processes(void **state)
     struct tu_cache *f = *state;
     struct version_run run = {
         .c = f->c,
-        .floor = shmc__control_next_version(control_of(f->c), shmc_now_ms()),
+        .floor = shmc__control_next_version(&tu_instance(f->c)->ctl,
+                                            shmc_now_ms()),
         .per_child = tu_scaled(20000),
     };
     const size_t n = (size_t)VERSION_CHILDREN * run.per_child;
@@ -674,7 +668,7 @@ static void versions_are_unique_across_processes(void **state)
             fail_msg("version %#llx handed out twice",
                      (unsigned long long)run.versions[i]);
     /* And the parent's next one is above all of the children's. */
-    assert_true(shmc__control_next_version(control_of(f->c), 0) >
+    assert_true(shmc__control_next_version(&tu_instance(f->c)->ctl, 0) >
                 run.versions[n - 1]);
     tu_unshare(run.versions, n * sizeof *run.versions);
     tu_unshare(run.reopened, sizeof *run.reopened);

@@ -22,8 +22,7 @@
 
 static void expect_stats(shmc_cache *c, shmc_stats want)
 {
-    shmc_stats got;
-    tu_assert_rc(shmc_stats_get(c, &got), 0);
+    shmc_stats got = tu_stats(c);
     if (memcmp(&got, &want, sizeof got) != 0)
         fail_msg("stats: hits %llu/%llu, stale_hits %llu/%llu, misses "
                  "%llu/%llu, expired %llu/%llu, sets %llu/%llu, deletes "
@@ -42,7 +41,7 @@ static void expect_stats(shmc_cache *c, shmc_stats want)
 
 static void put(shmc_cache *c, const char *key)
 {
-    tu_assert_rc(shmc_set(c, key, strlen(key), key, strlen(key), 0), 0);
+    tu_set(c, key, key);
 }
 
 static void put_ex(shmc_cache *c, const char *key, uint64_t ttl_ms,
@@ -316,13 +315,11 @@ static void test_shared_shard_loses_no_count(void **state)
     for (int i = 0; i < SHARD_THREADS; i++) {
         threads[i] = (struct counting_thread){
             .run = &run, .start = &start, .index = i};
-        assert_int_equal(pthread_create(&threads[i].id, NULL,
-                                        counting_thread, &threads[i]),
-                         0);
+        tu_start_thread(&threads[i].id, counting_thread, &threads[i]);
     }
     int failed = 0;
     for (int i = 0; i < SHARD_THREADS; i++) {
-        assert_int_equal(pthread_join(threads[i].id, NULL), 0);
+        tu_join_thread(threads[i].id);
         failed += threads[i].failed;
     }
     pthread_barrier_destroy(&start);

@@ -4,78 +4,39 @@
  * handle is closed. */
 #include "testutil.h"
 
-#include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
-{
-    int rc = pthread_create(t, NULL, fn, arg);
-    if (rc)
-        fail_msg("pthread_create: %s", strerror(rc));
-}
-
-static void join_thread(pthread_t t)
-{
-    int rc = pthread_join(t, NULL);
-    if (rc)
-        fail_msg("pthread_join: %s", strerror(rc));
-}
-
-/* Threads must not use cmocka's asserts (they unwind the runner's stack
- * from another thread): they keep the first failure for the main thread
- * to report. */
-struct failure {
-    int count;
-    char first[512];
-};
-
-__attribute__((format(printf, 2, 3))) static void
-note_failure(struct failure *f, const char *fmt, ...)
-{
-    if (f->count++ == 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(f->first, sizeof f->first, fmt, ap);
-        va_end(ap);
-    }
-}
-
-static void assert_no_failure(const struct failure *f, const char *who)
-{
-    if (f->count)
-        fail_msg("%s: %d failures, the first: %s", who, f->count, f->first);
-}
-
-/* Read key and compare with want (NULL: must be absent). */
+/* Read key and compare with want (NULL: must be absent). Not
+ * tu_check_value: a thread notes the failure in f, where a fault repeated
+ * over thousands of reads counts up instead of flooding stderr. */
 static void expect_read(shmc_cache *c, const char *key, const char *want,
-                        struct failure *f)
+                        struct tu_failures *f)
 {
     char buf[128];
     size_t len = sizeof buf;
     int rc = shmc_get(c, key, strlen(key), buf, &len, NULL, 0);
     if (!want) {
         if (rc != SHMC_ENOTFOUND)
-            note_failure(f, "get \"%s\": %s, expected SHMC_ENOTFOUND", key,
-                         shmc_err_name(rc));
+            tu_note_failure(f, "get \"%s\": %s, expected SHMC_ENOTFOUND", key,
+                            shmc_err_name(rc));
         return;
     }
     if (rc != 0 || len != strlen(want) || memcmp(buf, want, len) != 0)
-        note_failure(f, "get \"%s\": %s, \"%.*s\", expected \"%s\": %s", key,
-                     shmc_err_name(rc), rc == 0 ? (int)len : 0, buf, want,
-                     shmc_last_error());
+        tu_note_failure(f, "get \"%s\": %s, \"%.*s\", expected \"%s\": %s",
+                        key, shmc_err_name(rc), rc == 0 ? (int)len : 0, buf,
+                        want, shmc_last_error());
 }
 
 static void expect_set(shmc_cache *c, const char *key, const char *val,
-                       struct failure *f)
+                       struct tu_failures *f)
 {
     int rc = shmc_set(c, key, strlen(key), val, strlen(val), 0);
     if (rc)
-        note_failure(f, "set \"%s\": %s: %s", key, shmc_err_name(rc),
-                     shmc_last_error());
+        tu_note_failure(f, "set \"%s\": %s: %s", key, shmc_err_name(rc),
+                        shmc_last_error());
 }
 
 /* ---- many threads on one handle ---------------------------------------- */
@@ -94,7 +55,7 @@ struct worker {
     uint64_t deadline_ns;
     long iterations;
     long last[OWN_KEYS]; /* iteration of the last set; -1: absent */
-    struct failure failure;
+    struct tu_failures failure;
 };
 
 static void own_names(char *key, char *val, size_t size, int id, int j,
@@ -111,8 +72,8 @@ static void set_shared(struct worker *w, long n)
     memset(val, 'a' + (int)((w->id * 7 + n) % 26), sizeof val);
     int rc = shmc_set(w->c, key, strlen(key), val, sizeof val, 0);
     if (rc)
-        note_failure(&w->failure, "set %s: %s: %s", key, shmc_err_name(rc),
-                     shmc_last_error());
+        tu_note_failure(&w->failure, "set %s: %s: %s", key, shmc_err_name(rc),
+                        shmc_last_error());
 }
 
 static void check_shared(struct worker *w, long n)
@@ -128,9 +89,9 @@ static void check_shared(struct worker *w, long n)
     for (size_t i = 1; whole && i < len; i++)
         whole = val[i] == val[0];
     if (!whole)
-        note_failure(&w->failure, "get %s: %s, %zu bytes, not one byte "
-                     "repeated %d times",
-                     key, shmc_err_name(rc), len, SHARED_LEN);
+        tu_note_failure(&w->failure, "get %s: %s, %zu bytes, not one byte "
+                        "repeated %d times",
+                        key, shmc_err_name(rc), len, SHARED_LEN);
 }
 
 static void delete_shared(struct worker *w, long n)
@@ -139,7 +100,7 @@ static void delete_shared(struct worker *w, long n)
     snprintf(key, sizeof key, "shared-%ld", n % SHARED_KEYS);
     int rc = shmc_del(w->c, key, strlen(key));
     if (rc != 0 && rc != SHMC_ENOTFOUND)
-        note_failure(&w->failure, "del %s: %s", key, shmc_err_name(rc));
+        tu_note_failure(&w->failure, "del %s: %s", key, shmc_err_name(rc));
 }
 
 static void set_own(struct worker *w, int j, long n)
@@ -159,8 +120,8 @@ static void delete_own(struct worker *w, int j)
     int rc = shmc_del(w->c, key, strlen(key));
     int want = w->last[j] >= 0 ? 0 : SHMC_ENOTFOUND;
     if (rc != want)
-        note_failure(&w->failure, "del %s: %s, expected %s", key,
-                     shmc_err_name(rc), shmc_err_name(want));
+        tu_note_failure(&w->failure, "del %s: %s, expected %s", key,
+                        shmc_err_name(rc), shmc_err_name(want));
     w->last[j] = -1;
     expect_read(w->c, key, NULL, &w->failure);
 }
@@ -209,15 +170,15 @@ static void test_threads_share_one_handle(void **state)
         workers[i].deadline_ns = deadline;
         for (int j = 0; j < OWN_KEYS; j++)
             workers[i].last[j] = -1;
-        start_thread(&workers[i].thread, work, &workers[i]);
+        tu_start_thread(&workers[i].thread, work, &workers[i]);
     }
     for (int i = 0; i < THREADS; i++)
-        join_thread(workers[i].thread);
-    struct failure final = {0};
+        tu_join_thread(workers[i].thread);
+    struct tu_failures final = {0};
     for (int i = 0; i < THREADS; i++) {
         char who[32];
         snprintf(who, sizeof who, "thread %d", i);
-        assert_no_failure(&workers[i].failure, who);
+        tu_assert_no_failure(&workers[i].failure, who);
         for (int j = 0; j < OWN_KEYS; j++) {
             char key[64], val[64];
             own_names(key, val, sizeof key, i, j, workers[i].last[j]);
@@ -225,7 +186,7 @@ static void test_threads_share_one_handle(void **state)
                         &final);
         }
     }
-    assert_no_failure(&final, "reading back each thread's keys");
+    tu_assert_no_failure(&final, "reading back each thread's keys");
     free(workers);
     shmc_close(c);
 }
@@ -235,7 +196,7 @@ static void test_threads_share_one_handle(void **state)
 struct nested_read {
     shmc_cache *c;
     int calls;
-    struct failure failure;
+    struct tu_failures failure;
 };
 
 static int matches(const void *val, size_t len, const char *want)
@@ -259,18 +220,18 @@ static int read_others_while_viewing(const void *val, size_t len,
     struct nested_read *n = arg;
     n->calls++;
     if (!matches(val, len, "outer-value") || meta->value_len != len)
-        note_failure(&n->failure, "outer value \"%.*s\"", (int)len,
-                     (const char *)val);
+        tu_note_failure(&n->failure, "outer value \"%.*s\"", (int)len,
+                        (const char *)val);
     expect_read(n->c, "inner", "inner-value", &n->failure);
     expect_read(n->c, "absent", NULL, &n->failure);
     int rc = shmc_get_view(n->c, "inner", 5, 0, check_inner,
                            (void *)"inner-value");
     if (rc != 0)
-        note_failure(&n->failure, "nested view of inner: %s",
-                     shmc_err_name(rc));
+        tu_note_failure(&n->failure, "nested view of inner: %s",
+                        shmc_err_name(rc));
     /* The nested reads must not have ended the outer transaction. */
     if (!matches(val, len, "outer-value"))
-        note_failure(&n->failure, "outer value changed under the callback");
+        tu_note_failure(&n->failure, "outer value changed under the callback");
     return VIEW_RESULT;
 }
 
@@ -286,12 +247,12 @@ static void test_view_callback_reads_other_keys(void **state)
                                    read_others_while_viewing, &n),
                      VIEW_RESULT);
     assert_int_equal(n.calls, views);
-    assert_no_failure(&n.failure, "inside the view callback");
+    tu_assert_no_failure(&n.failure, "inside the view callback");
     /* Afterwards the thread's cached transaction is free for plain reads,
      * and the nested transactions gave their reader slots back: the
      * thread's own slot and the one nested slot at a time. */
     expect_read(c, "outer", "outer-value", &n.failure);
-    assert_no_failure(&n.failure, "after the views");
+    tu_assert_no_failure(&n.failure, "after the views");
     assert_in_range(tu_info(c).readers_used, 1, 3);
     shmc_close(c);
 }
@@ -300,7 +261,7 @@ static void test_view_callback_reads_other_keys(void **state)
 
 struct one_read {
     shmc_cache *c;
-    struct failure failure;
+    struct tu_failures failure;
 };
 
 static void *read_once(void *arg)
@@ -320,11 +281,11 @@ static void read_once_in_threads(shmc_cache *c, const char *who)
     pthread_t threads[READER_BATCH];
     for (int i = 0; i < READER_BATCH; i++) {
         reads[i] = (struct one_read){.c = c};
-        start_thread(&threads[i], read_once, &reads[i]);
+        tu_start_thread(&threads[i], read_once, &reads[i]);
     }
     for (int i = 0; i < READER_BATCH; i++) {
-        join_thread(threads[i]);
-        assert_no_failure(&reads[i].failure, who);
+        tu_join_thread(threads[i]);
+        tu_assert_no_failure(&reads[i].failure, who);
     }
 }
 
@@ -347,20 +308,20 @@ static void test_close_after_threads_exited(void **state)
     shmc_cache *c = tu_open(d, NULL);
     tu_assert_rc(shmc_set(c, "key", 3, "value", 5, 0), 0);
     read_once_in_threads(c, "reader thread");
-    struct failure f = {0};
+    struct tu_failures f = {0};
     expect_read(c, "key", "value", &f);
-    assert_no_failure(&f, "main thread");
+    tu_assert_no_failure(&f, "main thread");
     /* Memory checkers find anything the close leaves behind. */
     shmc_close(c);
     c = tu_open(d, NULL);
     expect_read(c, "key", "value", &f);
-    assert_no_failure(&f, "after reopening");
+    tu_assert_no_failure(&f, "after reopening");
     shmc_close(c);
 }
 
 struct own_handle {
     const char *inst;
-    struct failure failure;
+    struct tu_failures failure;
 };
 
 /* The common worker-thread life: open, read, close, exit. */
@@ -371,8 +332,8 @@ static void *open_read_close(void *arg)
     shmc_cache *c;
     int rc = shmc_open(&c, h->inst, &opts);
     if (rc) {
-        note_failure(&h->failure, "open: %s: %s", shmc_err_name(rc),
-                     shmc_last_error());
+        tu_note_failure(&h->failure, "open: %s: %s", shmc_err_name(rc),
+                        shmc_last_error());
         return NULL;
     }
     expect_read(c, "key", "value", &h->failure);
@@ -389,9 +350,9 @@ static void test_thread_closes_its_own_handle(void **state)
     for (int i = 0; i < 3; i++) {
         struct own_handle h = {.inst = d->inst};
         pthread_t t;
-        start_thread(&t, open_read_close, &h);
-        join_thread(t);
-        assert_no_failure(&h.failure, "thread with its own handle");
+        tu_start_thread(&t, open_read_close, &h);
+        tu_join_thread(t);
+        tu_assert_no_failure(&h.failure, "thread with its own handle");
     }
 }
 
@@ -402,7 +363,7 @@ struct idle_reader {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int has_read, may_exit;
-    struct failure failure;
+    struct tu_failures failure;
 };
 
 static void *read_then_wait(void *arg)
@@ -425,7 +386,7 @@ static void test_close_while_reader_thread_idle(void **state)
                             .cond = PTHREAD_COND_INITIALIZER};
     pthread_t t;
     tu_assert_rc(shmc_set(r.c, "key", 3, "value", 5, 0), 0);
-    start_thread(&t, read_then_wait, &r);
+    tu_start_thread(&t, read_then_wait, &r);
     pthread_mutex_lock(&r.lock);
     while (!r.has_read)
         pthread_cond_wait(&r.cond, &r.lock);
@@ -435,13 +396,13 @@ static void test_close_while_reader_thread_idle(void **state)
     r.may_exit = 1;
     pthread_cond_broadcast(&r.cond);
     pthread_mutex_unlock(&r.lock);
-    join_thread(t);
-    assert_no_failure(&r.failure, "reader thread");
+    tu_join_thread(t);
+    tu_assert_no_failure(&r.failure, "reader thread");
     /* The instance is still whole for a new handle. */
     shmc_cache *c = tu_open(*state, NULL);
-    struct failure f = {0};
+    struct tu_failures f = {0};
     expect_read(c, "key", "value", &f);
-    assert_no_failure(&f, "after reopening");
+    tu_assert_no_failure(&f, "after reopening");
     shmc_close(c);
 }
 
@@ -454,8 +415,8 @@ static void *read_expecting_full(void *arg)
     size_t len = sizeof buf;
     int rc = shmc_get(r->c, "key", 3, buf, &len, NULL, 0);
     if (rc != SHMC_EREADERS)
-        note_failure(&r->failure, "read with every slot taken: %s",
-                     shmc_err_name(rc));
+        tu_note_failure(&r->failure, "read with every slot taken: %s",
+                        shmc_err_name(rc));
     return NULL;
 }
 
@@ -483,36 +444,36 @@ static void test_reader_slots_exhausted(void **state)
     struct idle_reader holders[SLOTS - 1];
     pthread_t held[SLOTS - 1], extra;
     tu_assert_rc(shmc_set(c, "key", 3, "value", 5, 0), 0);
-    struct failure f = {0};
+    struct tu_failures f = {0};
     expect_read(c, "key", "value", &f); /* the main thread's slot */
-    assert_no_failure(&f, "main thread");
+    tu_assert_no_failure(&f, "main thread");
     for (int i = 0; i < SLOTS - 1; i++) {
         holders[i] = (struct idle_reader){.c = c,
                                           .lock = PTHREAD_MUTEX_INITIALIZER,
                                           .cond = PTHREAD_COND_INITIALIZER};
-        start_thread(&held[i], read_then_wait, &holders[i]);
+        tu_start_thread(&held[i], read_then_wait, &holders[i]);
         wait_until_read(&holders[i]);
     }
     struct idle_reader late = {.c = c};
-    start_thread(&extra, read_expecting_full, &late);
-    join_thread(extra);
-    assert_no_failure(&late.failure, "thread beyond the slots");
+    tu_start_thread(&extra, read_expecting_full, &late);
+    tu_join_thread(extra);
+    tu_assert_no_failure(&late.failure, "thread beyond the slots");
 
     let_exit(&holders[0]);
-    join_thread(held[0]);
+    tu_join_thread(held[0]);
     struct idle_reader after = {.c = c,
                                 .lock = PTHREAD_MUTEX_INITIALIZER,
                                 .cond = PTHREAD_COND_INITIALIZER,
                                 .may_exit = 1};
-    start_thread(&extra, read_then_wait, &after);
-    join_thread(extra);
-    assert_no_failure(&after.failure, "thread after a slot was freed");
+    tu_start_thread(&extra, read_then_wait, &after);
+    tu_join_thread(extra);
+    tu_assert_no_failure(&after.failure, "thread after a slot was freed");
     for (int i = 0; i < SLOTS - 1; i++) {
         if (i > 0) {
             let_exit(&holders[i]);
-            join_thread(held[i]);
+            tu_join_thread(held[i]);
         }
-        assert_no_failure(&holders[i].failure, "slot holder");
+        tu_assert_no_failure(&holders[i].failure, "slot holder");
     }
     shmc_close(c);
 }

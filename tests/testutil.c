@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -14,6 +15,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "instance.h"
 
 void tu_dir_make(struct tu_dir *d)
 {
@@ -52,6 +55,20 @@ shmc_info tu_info(shmc_cache *c)
     return info;
 }
 
+shmc_stats tu_stats(shmc_cache *c)
+{
+    shmc_stats s;
+    tu_assert_rc(shmc_stats_get(c, &s), 0);
+    return s;
+}
+
+struct shmc__instance *tu_instance(shmc_cache *c)
+{
+    struct shmc__instance *inst = NULL;
+    tu_assert_rc(shmc__instance_get(c, &inst), 0);
+    return inst;
+}
+
 int tu_setup_dir(void **state)
 {
     struct tu_dir *d = malloc(sizeof *d);
@@ -68,14 +85,19 @@ int tu_teardown_dir(void **state)
     return 0;
 }
 
-int tu_setup_cache(void **state)
+int tu_setup_cache_with(void **state, const shmc_opts *opts)
 {
     struct tu_cache *f = calloc(1, sizeof *f);
     assert_non_null(f);
     tu_dir_make(&f->dir);
-    f->c = tu_open(&f->dir, NULL);
+    f->c = tu_open(&f->dir, opts);
     *state = f;
     return 0;
+}
+
+int tu_setup_cache(void **state)
+{
+    return tu_setup_cache_with(state, NULL);
 }
 
 int tu_teardown_cache(void **state)
@@ -85,6 +107,76 @@ int tu_teardown_cache(void **state)
     tu_dir_remove(&f->dir);
     free(f);
     return 0;
+}
+
+shmc_cache *tu_cache_of(void **state)
+{
+    return ((struct tu_cache *)*state)->c;
+}
+
+void tu_set(shmc_cache *c, const char *key, const char *val)
+{
+    tu_assert_rc(shmc_set(c, key, strlen(key), val, strlen(val), 0), 0);
+}
+
+int tu_check_value(shmc_cache *c, const char *key, const char *want)
+{
+    char buf[256];
+    size_t len = sizeof buf;
+    int rc = shmc_get(c, key, strlen(key), buf, &len, NULL, 0);
+    if (want ? rc == 0 && len == strlen(want) && memcmp(buf, want, len) == 0
+             : rc == SHMC_ENOTFOUND)
+        return 0;
+    fprintf(stderr, "pid %d: get \"%s\": %s, \"%.*s\", expected %s%s%s: %s\n",
+            (int)getpid(), key, shmc_err_name(rc), rc == 0 ? (int)len : 0,
+            buf, want ? "\"" : "", want ? want : "a miss", want ? "\"" : "",
+            shmc_last_error());
+    return 1;
+}
+
+void tu_assert_value(shmc_cache *c, const char *key, const char *want)
+{
+    if (tu_check_value(c, key, want))
+        fail_msg("get \"%s\" did not read as expected (why: above)", key);
+}
+
+static void bystander(unsigned i, char key[32], char val[32])
+{
+    snprintf(key, 32, "bystander-%u", i);
+    snprintf(val, 32, "value of bystander %u", i);
+}
+
+void tu_put_bystanders(shmc_cache *c, unsigned n)
+{
+    char key[32], val[32];
+    for (unsigned i = 0; i < n; i++) {
+        bystander(i, key, val);
+        tu_set(c, key, val);
+    }
+}
+
+void tu_assert_bystanders(shmc_cache *c, unsigned n)
+{
+    char key[32], val[32];
+    for (unsigned i = 0; i < n; i++) {
+        bystander(i, key, val);
+        tu_assert_value(c, key, val);
+    }
+}
+
+void tu_find_key(char *out, size_t cap, const char *prefix,
+                 tu_key_filter fits, const void *arg)
+{
+    for (unsigned n = 0; n < TU_KEY_SEARCH_LIMIT; n++) {
+        int len = snprintf(out, cap, "%s-%u", prefix, n);
+        if (len < 0 || (size_t)len >= cap)
+            fail_msg("key \"%s-%u\" does not fit in %zu bytes", prefix, n,
+                     cap);
+        if (fits(out, arg))
+            return;
+    }
+    fail_msg("no key \"%s-<n>\" with n < %u fits", prefix,
+             TU_KEY_SEARCH_LIMIT);
 }
 
 void *tu_shared(size_t size)
@@ -106,6 +198,11 @@ uint64_t tu_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t tu_ms_since(uint64_t start_ns)
+{
+    return (tu_now_ns() - start_ns) / 1000000u;
 }
 
 void tu_sleep_ms(unsigned ms)
@@ -146,6 +243,15 @@ pid_t tu_fork(void)
     return pid;
 }
 
+/* On stderr: how the child pid ended, as waitpid's status tells, then
+ * note (appended as it is: "" or text that starts with its own ", "). */
+static void say_how_child_ended(pid_t pid, int status, const char *note)
+{
+    fprintf(stderr, "child %d: %s %d%s\n", (int)pid,
+            WIFEXITED(status) ? "exit" : "signal",
+            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), note);
+}
+
 /* tu_wait_child with a deadline on the tu_now_ns() clock, so that children
  * started together share one; timeout_s is for the message. */
 static int wait_child_until(pid_t pid, uint64_t deadline_ns, int timeout_s)
@@ -170,9 +276,7 @@ static int wait_child_until(pid_t pid, uint64_t deadline_ns, int timeout_s)
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
-    fprintf(stderr, "child %d: %s %d\n", (int)pid,
-            WIFEXITED(status) ? "exit" : "signal",
-            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    say_how_child_ended(pid, status, "");
     return 1;
 }
 
@@ -221,4 +325,98 @@ void tu_run_children(int n, tu_child_fn fn, void *arg, int timeout_s)
     tu_unshare(go, sizeof *go);
     if (failed)
         fail_msg("%d of %d children failed (why: above)", failed, n);
+}
+
+pid_t tu_spawn(tu_child_fn fn, void *arg)
+{
+    pid_t pid = tu_fork();
+    if (pid == 0)
+        _exit(fn(arg, 0));
+    return pid;
+}
+
+int tu_reaped_by_sigkill(pid_t pid)
+{
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            fprintf(stderr, "waitpid %d: %s\n", (int)pid, strerror(errno));
+            return 0;
+        }
+    }
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        return 1;
+    say_how_child_ended(pid, status, ", not killed by SIGKILL");
+    return 0;
+}
+
+int tu_kill_child(pid_t pid)
+{
+    if (kill(pid, SIGKILL) < 0) {
+        fprintf(stderr, "kill %d: %s\n", (int)pid, strerror(errno));
+        return 0;
+    }
+    return tu_reaped_by_sigkill(pid);
+}
+
+int tu_await_lock_wait(shmc_cache *c, uint64_t waits_before,
+                       unsigned timeout_ms)
+{
+    uint64_t deadline = tu_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    shmc_stats s;
+    while (shmc_stats_get(c, &s) == 0) {
+        if (s.lock_waits > waits_before)
+            return 0;
+        if (tu_now_ns() > deadline)
+            break;
+        tu_sleep_ms(1);
+    }
+    return -1;
+}
+
+int tu_read_within(int fd, void *buf, size_t size, unsigned timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int n;
+    while ((n = poll(&p, 1, (int)timeout_ms)) < 0 && errno == EINTR)
+        ;
+    if (n == 0)
+        return 0;
+    return n == 1 && read(fd, buf, size) == (ssize_t)size ? 1 : -1;
+}
+
+int tu_await_byte(int fd, unsigned timeout_ms)
+{
+    char byte;
+    return tu_read_within(fd, &byte, 1, timeout_ms);
+}
+
+void tu_start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    int rc = pthread_create(t, NULL, fn, arg);
+    if (rc)
+        fail_msg("pthread_create: %s", strerror(rc));
+}
+
+void tu_join_thread(pthread_t t)
+{
+    int rc = pthread_join(t, NULL);
+    if (rc)
+        fail_msg("pthread_join: %s", strerror(rc));
+}
+
+void tu_note_failure(struct tu_failures *f, const char *fmt, ...)
+{
+    if (f->count++ == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(f->first, sizeof f->first, fmt, ap);
+        va_end(ap);
+    }
+}
+
+void tu_assert_no_failure(const struct tu_failures *f, const char *who)
+{
+    if (f->count)
+        fail_msg("%s: %d failures, the first: %s", who, f->count, f->first);
 }
