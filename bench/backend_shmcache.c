@@ -2,8 +2,10 @@
  * shmcache as it opens by default, and shmcache-l1, the same with each
  * worker's per-thread read cache (shmc_opts.l1_entries) turned on. The two
  * differ only in the options their handles are opened with. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bench.h"
 #include "shmcache.h"
@@ -130,6 +132,59 @@ static int shmcache_mem_used(void *conn, uint64_t *bytes)
     return BENCH_OK;
 }
 
+static int shmcache_lock_unlock(void *conn, const char *key, size_t klen,
+                                uint32_t *slot)
+{
+    shmc_keylock lock;
+    /* SHMC_LOCK_RECOVERED is a lock held all the same. */
+    int rc = shmc_lock(conn, key, klen, SHMC_LOCK_FOREVER, &lock);
+    if (rc < 0)
+        return fail_shmc("shmc_lock", rc);
+    if (slot)
+        *slot = lock.slot;
+    rc = shmc_unlock(&lock);
+    return rc == 0 ? BENCH_OK : fail_shmc("shmc_unlock", rc);
+}
+
+/* The harness's compute, as shmc_get_or_compute() calls it. */
+struct compute_call {
+    struct bench_compute *how;
+    int failed; /* then the compute's own message is the one to keep */
+};
+
+static int compute_through(const void *key, size_t klen, void *arg,
+                           shmc_compute_out *out)
+{
+    struct compute_call *call = arg;
+    (void)key;
+    (void)klen;
+    if (call->how->fn(call->how->arg, &out->value, &out->len) == BENCH_OK)
+        return 0;
+    call->failed = 1;
+    return -EIO;
+}
+
+static int shmcache_get_or_compute(void *conn, const char *key, size_t klen,
+                                   struct bench_compute *how, void *buf,
+                                   size_t cap, size_t *len,
+                                   uint64_t *fresh_until_ms)
+{
+    const shmc_compute_opts opts = {.ttl_ms = how->ttl_ms,
+                                    .stale_ms = how->stale_ms};
+    struct compute_call call = {how, 0};
+    void *val;
+    shmc_meta meta;
+    int rc = shmc_get_or_compute(conn, key, klen, compute_through, &call,
+                                 &opts, &val, len, &meta);
+    if (rc != 0 && rc != SHMC_STALE)
+        return call.failed ? BENCH_ERR
+                           : fail_shmc("shmc_get_or_compute", rc);
+    memcpy(buf, val, *len < cap ? *len : cap);
+    shmc_free(val);
+    *fresh_until_ms = meta.fresh_until_ms;
+    return rc == SHMC_STALE ? BENCH_STALE : BENCH_OK;
+}
+
 const struct bench_backend bench_backend_shmcache = {
     .name = "shmcache",
     .open = shmcache_open,
@@ -141,6 +196,8 @@ const struct bench_backend bench_backend_shmcache = {
     .disconnect = shmcache_disconnect,
     .close = shmcache_close,
     .mem_used = shmcache_mem_used,
+    .lock_unlock = shmcache_lock_unlock,
+    .get_or_compute = shmcache_get_or_compute,
 };
 
 const struct bench_backend bench_backend_shmcache_l1 = {
@@ -154,4 +211,6 @@ const struct bench_backend bench_backend_shmcache_l1 = {
     .disconnect = shmcache_disconnect,
     .close = shmcache_close,
     .mem_used = shmcache_mem_used,
+    .lock_unlock = shmcache_lock_unlock,
+    .get_or_compute = shmcache_get_or_compute,
 };

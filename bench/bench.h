@@ -14,10 +14,17 @@
  *   close                    parent: remove what open created
  *   stop(server)             parent
  *
+ * What the workers do is the workload's (bench.c): the get/set/del mix,
+ * lock+unlock of a key, or many processes asking for one expiring key.
+ *
  * Adding a backend: one file defining a const struct bench_backend, listed
- * in bench_backends[] (bench.c) and in Makefile.am. Adding a workload: a new
- * member of enum bench_op and the loop in bench.c; the backends only see
- * single operations.
+ * in bench_backends[] (bench.c) and in Makefile.am. Adding a workload: a
+ * const struct workload in bench.c (its timed operations, its step, its
+ * columns), listed in workloads[]; the fork, the barrier, the timed loop,
+ * the histograms and the merge are shared. A workload that needs an
+ * operation not every backend has adds it below as an optional member
+ * (NULL: the backend cannot run that workload and is skipped with a
+ * message); the backends only ever see single operations.
  */
 #ifndef BENCH_BENCH_H
 #define BENCH_BENCH_H
@@ -32,6 +39,7 @@
 #define BENCH_MISS 1   /* get: absent; del: nothing to delete */
 #define BENCH_ERR (-1) /* details in bench_error() */
 #define BENCH_SKIP 2   /* start: the server is not installed */
+#define BENCH_STALE 3  /* get_or_compute: a stale value was served */
 
 /* A server process started for one run (Redis, memcached). */
 struct bench_server {
@@ -55,6 +63,17 @@ struct bench_item {
     size_t klen;
     const void *val;
     size_t vlen;
+};
+
+/* How get_or_compute makes and keeps a value that is not in the cache. */
+struct bench_compute {
+    uint64_t ttl_ms;   /* fresh for this long once stored */
+    uint64_t stale_ms; /* then served stale for this long, without waiting,
+                          while one process computes it again */
+    /* Point *val at the value (valid until get_or_compute returns) and
+     * set *len. BENCH_OK, or BENCH_ERR with bench_fail() called. */
+    int (*fn)(void *arg, const void **val, size_t *len);
+    void *arg;
 };
 
 struct bench_backend {
@@ -90,6 +109,23 @@ struct bench_backend {
     /* Optional (NULL if unknown): bytes of memory the entries take, read
      * through a connection after populating. BENCH_OK or BENCH_ERR. */
     int (*mem_used)(void *conn, uint64_t *bytes);
+    /* Optional (NULL: no per-key locks; the lock workload skips the
+     * backend): take the key's lock, waiting as long as it takes, and
+     * release it. *slot (slot may be NULL) receives the lock's slot: two
+     * keys with different slots never wait for each other. BENCH_OK or
+     * BENCH_ERR. */
+    int (*lock_unlock)(void *conn, const char *key, size_t klen,
+                       uint32_t *slot);
+    /* Optional (NULL: no single flight; the stampede workload skips the
+     * backend): the key's value if it is fresh; otherwise computed with
+     * how->fn by one of the processes that ask at the same time and
+     * stored, the others waiting for it (or served the stale value, inside
+     * how->stale_ms). Copies the value into buf as get does (*len: its
+     * full length) and its fresh-until into *fresh_until_ms (bench_wall_ms()
+     * time). BENCH_OK, BENCH_STALE or BENCH_ERR. */
+    int (*get_or_compute)(void *conn, const char *key, size_t klen,
+                          struct bench_compute *how, void *buf, size_t cap,
+                          size_t *len, uint64_t *fresh_until_ms);
 };
 
 extern const struct bench_backend bench_backend_shmcache;
@@ -122,6 +158,16 @@ static inline uint64_t bench_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The wall clock in ms since the epoch, as shmcache reads it for expiry
+ * times (CLOCK_REALTIME, truncated to the ms): a time read after shmcache
+ * found an entry stale is never before the entry's fresh-until. */
+static inline uint64_t bench_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 #endif

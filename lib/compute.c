@@ -140,11 +140,13 @@ int shmc_get_or_compute(shmc_cache *c, const void *key, size_t klen,
     int rc = shmc_lock(c, key, klen,
                        first.rc == SHMC_STALE ? o->stale_wait_ms : miss_wait,
                        &lock);
-    if (rc == SHMC_ETIMEDOUT && first.rc == SHMC_STALE &&
-        shmc__now_ms() >= first.meta.expires_at_ms) {
-        /* The stale value expired while we waited: nothing to serve any
-         * more, so wait on for the computing process as on a miss. */
-        forget(&first);
+    if (rc == SHMC_ETIMEDOUT && first.rc == SHMC_STALE) {
+        /* serve_stale() reads the clock once and decides: serve the stale
+         * value, or (it expired while we waited) wait on for the computing
+         * process as on a miss. */
+        rc = serve_stale(c, &first, rc, val, len, meta);
+        if (rc != SHMC_ETIMEDOUT)
+            return rc;
         first.rc = SHMC_ENOTFOUND;
         rc = shmc_lock(c, key, klen, miss_wait, &lock);
     }

@@ -430,6 +430,46 @@ static void test_stampede_computes_once(void **state)
     tu_unshare(s, sizeof *s);
 }
 
+/* Callers that wait without limit (lock_timeout_ms 0) through many short
+ * stale windows, each shorter than the compute: whichever way the clock
+ * falls between a stale value's expiry and the end of stale_wait_ms, none
+ * may get SHMC_ETIMEDOUT. */
+struct churn {
+    shmc_cache *c;
+    struct scripted compute;
+    uint64_t until_ms;
+};
+
+static int churn_child(void *arg, int index)
+{
+    struct churn *s = arg;
+    shmc_compute_opts o = {.ttl_ms = 20, .stale_ms = 3, .stale_wait_ms = 2};
+    (void)index;
+    while (shmc_now_ms() < s->until_ms) {
+        int rc = shmc_get_or_compute(s->c, KEY, strlen(KEY), scripted_compute,
+                                     &s->compute, &o, NULL, NULL, NULL);
+        if (rc != 0 && rc != SHMC_STALE) {
+            fprintf(stderr, "pid %d: get_or_compute: %s: %s\n",
+                    (int)getpid(), shmc_err_name(rc), shmc_last_error());
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void test_unlimited_waiters_never_time_out(void **state)
+{
+    struct churn *s = tu_shared(sizeof *s);
+    s->c = tu_cache_of(state);
+    s->compute.answer.value = "v";
+    s->compute.answer.len = 1;
+    s->compute.sleep_ms = 10;
+    s->until_ms = shmc_now_ms() + (tu_under_valgrind() ? 3000 : 1500);
+    tu_run_children(4, churn_child, s, child_timeout_s());
+    assert_true(s->compute.calls > 10); /* many expiries were raced */
+    tu_unshare(s, sizeof *s);
+}
+
 /* ---- a computing process killed ----------------------------------------- */
 
 /* Kills victim once a process waits for a lock. */
@@ -1087,6 +1127,7 @@ int main(void)
         tu_test_with_cache(test_killed_computer_hands_over),
         tu_test_with_cache(test_stale_while_revalidate),
         tu_test_with_cache(test_stale_expiring_during_wait_then_waits_as_on_miss),
+        tu_test_with_cache(test_unlimited_waiters_never_time_out),
         tu_test_with_cache(test_stale_refreshed_when_nobody_computes),
         tu_test_with_cache(test_stale_if_error),
         tu_test_with_cache(test_expired_value_never_served_on_error),
