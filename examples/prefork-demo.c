@@ -5,10 +5,15 @@
  *
  *   prefork-demo [--path DIR] [--workers N]
  *
+ * Without --path the demo makes a private instance in a fresh directory
+ * under /dev/shm and removes it at the end, so that it never meets an
+ * instance left by another run or another version.
+ *
  * The master writes a step number into each worker's command pipe; the
  * worker performs the step and answers with one line on the shared report
  * pipe; the master prints the answers in worker order. */
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +172,23 @@ static void sleep_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
+/* The directory of the private instance, "" when --path was given. */
+static char scratch[48];
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+                        struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void remove_scratch(void)
+{
+    nftw(scratch, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 static void usage(FILE *to)
 {
     fprintf(to, "usage: prefork-demo [--path DIR] [--workers N (1-%d)]\n",
@@ -175,7 +197,7 @@ static void usage(FILE *to)
 
 int main(int argc, char **argv)
 {
-    const char *path = "/dev/shm/shmcache/demo";
+    const char *path = NULL;
     int n = 4;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--path") == 0 && i + 1 < argc) {
@@ -195,6 +217,15 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    char own[64];
+    if (!path) {
+        snprintf(scratch, sizeof scratch, "/dev/shm/shmcache-demo.XXXXXX");
+        if (!mkdtemp(scratch))
+            die("mkdtemp", -errno);
+        atexit(remove_scratch); /* the master's exit only: workers _exit */
+        snprintf(own, sizeof own, "%s/instance", scratch);
+        path = own;
+    }
     shmc_cache *c;
     int rc = shmc_open(&c, path, NULL);
     if (rc)
