@@ -6,6 +6,10 @@
  * waiter (SHMC_LOCK_RECOVERED) which simply computes again; because it is
  * held for the whole compute, a slow compute never lets a second one start.
  */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "clock.h"
 #include "errors.h"
 #include "instance.h"
@@ -21,12 +25,14 @@ struct seen {
     shmc_meta meta;
 };
 
-static void look(shmc_cache *c, const void *key, size_t klen,
+/* extra: 0 for the caller's read, SHMC__GET_UNCOUNTED for the look again
+ * under the lock (one call is one read in the counters). */
+static void look(shmc_cache *c, const void *key, size_t klen, unsigned extra,
                  struct seen *s)
 {
     s->rc = shmc__read_alloc(c, key, klen,
-                             SHMC_GET_STALE | SHMC__GET_NEGATIVE, &s->val,
-                             &s->len, &s->meta);
+                             SHMC_GET_STALE | SHMC__GET_NEGATIVE | extra,
+                             &s->val, &s->len, &s->meta);
 }
 
 static void forget(struct seen *s)
@@ -106,14 +112,24 @@ static int compute_and_store(shmc_cache *c, const void *key, size_t klen,
         .ttl_ms = answer.ttl_ms ? answer.ttl_ms : o->ttl_ms,
         .stale_ms = answer.stale_ms ? answer.stale_ms : o->stale_ms,
     };
+    /* The caller gets what was computed, whatever happens to the entry
+     * after the store (a tiny TTL, a delete by another process). */
+    char *copy = malloc(answer.len + 1);
+    if (!copy)
+        return shmc__fail(-ENOMEM, "get_or_compute: no memory");
     rc = shmc__write_record(c, key, klen, answer.value, answer.len, &so, 0,
-                            NULL);
-    if (rc)
+                            &out->meta);
+    if (rc) {
+        free(copy);
         return rc;
-    /* Read back what was stored: the caller gets its metadata (version,
-     * times) and a copy it owns. */
-    look(c, key, klen, out);
-    return out->rc < 0 && out->rc != SHMC_ENOTFOUND ? out->rc : 0;
+    }
+    if (answer.len)
+        memcpy(copy, answer.value, answer.len);
+    copy[answer.len] = '\0';
+    out->val = copy;
+    out->len = answer.len;
+    out->rc = 0;
+    return 0;
 }
 
 int shmc_get_or_compute(shmc_cache *c, const void *key, size_t klen,
@@ -128,7 +144,7 @@ int shmc_get_or_compute(shmc_cache *c, const void *key, size_t klen,
     if (!c || !compute)
         return shmc__fail(SHMC_EINVAL, "get_or_compute: NULL argument");
     struct seen first = {0};
-    look(c, key, klen, &first);
+    look(c, key, klen, 0, &first);
     if (first.rc == 0 || first.rc == SHMC__NEGATIVE)
         return give(&first, val, len, meta);
     if (first.rc != SHMC_STALE && first.rc != SHMC_ENOTFOUND)
@@ -159,7 +175,7 @@ int shmc_get_or_compute(shmc_cache *c, const void *key, size_t klen,
     /* Whoever held the lock may have stored the key meanwhile (unless it
      * died: SHMC_LOCK_RECOVERED, then there is nothing new to find). */
     struct seen now = {0};
-    look(c, key, klen, &now);
+    look(c, key, klen, SHMC__GET_UNCOUNTED, &now);
     if (now.rc == 0 || now.rc == SHMC__NEGATIVE) {
         shmc_unlock(&lock);
         forget(&first);

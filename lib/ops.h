@@ -10,6 +10,8 @@
 
 /* Read flag: report a negative entry as SHMC__NEGATIVE instead of a miss. */
 #define SHMC__GET_NEGATIVE 0x100u
+/* Read flag: a second look by the library itself; counts as no read. */
+#define SHMC__GET_UNCOUNTED 0x200u
 /* Positive return of a read with SHMC__GET_NEGATIVE: a cached "not found"
  * (*val stays NULL). */
 #define SHMC__NEGATIVE 16
@@ -19,10 +21,11 @@ int shmc__read_alloc(shmc_cache *c, const void *key, size_t klen,
                      unsigned flags, void **val, size_t *len,
                      shmc_meta *meta);
 
-/* shmc_set_ex() writing a record with the given SHMC__REC_* flags. */
+/* shmc_set_ex() writing a record with the given SHMC__REC_* flags; *meta
+ * (may be NULL) receives what was stored. */
 int shmc__write_record(shmc_cache *c, const void *key, size_t klen,
                        const void *val, size_t vlen,
                        const shmc_set_opts *opts, unsigned rec_flags,
-                       uint64_t *version);
+                       shmc_meta *meta);
 
 #endif

@@ -59,7 +59,8 @@ static int serve(struct shmc__instance *inst, const struct shmc__record *r,
     case SHMC__EXPIRED:
         break;
     }
-    shmc__count(inst->shard, SHMC__C_EXPIRED, 1);
+    if (!(flags & SHMC__GET_UNCOUNTED))
+        shmc__count(inst->shard, SHMC__C_EXPIRED, 1);
     return SHMC_ENOTFOUND;
 }
 
@@ -126,7 +127,7 @@ static int read_entry(shmc_cache *c, const void *key, size_t klen,
     if (l1 && shmc__l1_find(l1, &inst->ctl, hash, key, klen, &r) == 0) {
         /* The stamps vouch that LMDB holds this very record. */
         rc = serve_held(inst, l1, &r, flags, deliver, arg, &counted);
-        if (counted != SHMC__C_MISSES)
+        if (counted != SHMC__C_MISSES && !(flags & SHMC__GET_UNCOUNTED))
             shmc__count(inst->shard, SHMC__C_L1_HITS, 1);
     } else {
         if (l1)
@@ -136,7 +137,8 @@ static int read_entry(shmc_cache *c, const void *key, size_t klen,
     }
     /* A hit counts even if delivery failed (a small buffer); an error that
      * prevented the lookup counts as nothing. */
-    if (counted != SHMC__C_MISSES || rc == SHMC_ENOTFOUND)
+    if ((counted != SHMC__C_MISSES || rc == SHMC_ENOTFOUND) &&
+        !(flags & SHMC__GET_UNCOUNTED))
         shmc__count(inst->shard, counted, 1);
     return rc;
 }

@@ -75,10 +75,10 @@ static int commit_write(struct writer *w, uint64_t sets, uint64_t deletes)
 }
 
 /* Write a record for k with a new version and the given SHMC__REC_*
- * flags. */
+ * flags; *meta (may be NULL) describes it. */
 static int put_entry(struct writer *w, const struct shmc__key *k,
                      const void *val, size_t vlen, uint64_t now,
-                     struct expiry e, unsigned rec_flags, uint64_t *version)
+                     struct expiry e, unsigned rec_flags, shmc_meta *meta)
 {
     struct shmc__instance *inst = w->inst;
     if (vlen > UINT32_MAX || vlen > inst->max_record)
@@ -107,8 +107,14 @@ static int put_entry(struct writer *w, const struct shmc__key *k,
         return rc;
     shmc__record_encode(dst, &r);
     shmc__touched_key(&w->touched, shmc__key_hash(k->full, k->full_len));
-    if (version)
-        *version = r.version;
+    if (meta)
+        *meta = (shmc_meta){
+            .version = r.version,
+            .stored_at_ms = shmc__version_time(r.version),
+            .fresh_until_ms = r.fresh_until,
+            .expires_at_ms = r.expires_at,
+            .value_len = (uint32_t)vlen,
+        };
     return 0;
 }
 
@@ -127,7 +133,7 @@ static int find_live(struct shmc__txn *t, const struct shmc__key *k,
 int shmc__write_record(shmc_cache *c, const void *key, size_t klen,
                        const void *val, size_t vlen,
                        const shmc_set_opts *opts, unsigned rec_flags,
-                       uint64_t *version)
+                       shmc_meta *meta)
 {
     static const shmc_set_opts none;
     const shmc_set_opts *o = opts ? opts : &none;
@@ -156,7 +162,7 @@ int shmc__write_record(shmc_cache *c, const void *key, size_t klen,
     }
     if (rc == 0)
         rc = put_entry(&w, &k, val, vlen, now, expiry_from(o, now),
-                       rec_flags, version);
+                       rec_flags, meta);
     if (rc) {
         abort_write(&w);
         return rc;
@@ -167,7 +173,11 @@ int shmc__write_record(shmc_cache *c, const void *key, size_t klen,
 int shmc_set_ex(shmc_cache *c, const void *key, size_t klen, const void *val,
                 size_t vlen, const shmc_set_opts *opts, uint64_t *version)
 {
-    return shmc__write_record(c, key, klen, val, vlen, opts, 0, version);
+    shmc_meta m;
+    int rc = shmc__write_record(c, key, klen, val, vlen, opts, 0, &m);
+    if (rc == 0 && version)
+        *version = m.version;
+    return rc;
 }
 
 int shmc_set(shmc_cache *c, const void *key, size_t klen, const void *val,

@@ -278,6 +278,10 @@ static void test_miss_computes_once_and_stores(void **state)
     assert_int_equal(after.computes, before.computes + 1);
     assert_int_equal(after.compute_errors, before.compute_errors);
     assert_int_equal(after.locks, before.locks + 1);
+    /* One call is one read: a miss, whatever the library looked at again
+     * under the lock. */
+    assert_int_equal(after.misses, before.misses + 1);
+    assert_int_equal(after.hits, before.hits);
 
     /* Stored: a plain read sees the same entry, and the next
      * get_or_compute is a hit. */
