@@ -14,17 +14,18 @@
  *   close                    parent: remove what open created
  *   stop(server)             parent
  *
- * What the workers do is the workload's (bench.c): the get/set/del mix,
- * lock+unlock of a key, or many processes asking for one expiring key.
+ * What the workers do is the workload's (workload_*.c): the get/set/del
+ * mix, lock+unlock of a key, or many processes asking for one expiring key.
  *
  * Adding a backend: one file defining a const struct bench_backend, listed
- * in bench_backends[] (bench.c) and in Makefile.am. Adding a workload: a
- * const struct workload in bench.c (its timed operations, its step, its
- * columns), listed in workloads[]; the fork, the barrier, the timed loop,
- * the histograms and the merge are shared. A workload that needs an
- * operation not every backend has adds it below as an optional member
- * (NULL: the backend cannot run that workload and is skipped with a
- * message); the backends only ever see single operations.
+ * in bench_backends[] (bench.c) and in Makefile.am. Adding a workload: one
+ * file defining a const struct workload (harness.h: its timed operations,
+ * its step, its columns), listed in workloads[] (bench.c) and in
+ * Makefile.am; the fork, the barrier, the timed loop, the histograms and
+ * the merge are shared. A workload that needs an operation not every
+ * backend has adds it below as an optional member (NULL: the backend
+ * cannot run that workload and is skipped with a message); the backends
+ * only ever see single operations.
  */
 #ifndef BENCH_BENCH_H
 #define BENCH_BENCH_H
