@@ -33,12 +33,20 @@ uint64_t shmc__key_hash(const void *key, size_t klen)
     return mix(h ^ tail);
 }
 
-int shmc__key_make(struct shmc__key *k, const void *key, size_t klen,
-                   size_t max_direct)
+int shmc__key_check(const void *key, size_t klen)
 {
     if (!key || klen == 0 || klen > SHMC_MAX_KEY_LEN)
         return shmc__fail(SHMC_EKEYLEN, "key length %zu (allowed: 1 to %u)",
                           klen, SHMC_MAX_KEY_LEN);
+    return 0;
+}
+
+int shmc__key_make(struct shmc__key *k, const void *key, size_t klen,
+                   size_t max_direct)
+{
+    int rc = shmc__key_check(key, klen);
+    if (rc)
+        return rc;
     k->full = key;
     k->full_len = klen;
     if (klen <= max_direct) {

@@ -26,6 +26,10 @@ struct shmc__key {
     unsigned char digest[SHMC__DIGEST_LEN];
 };
 
+/* 0 if key is a key the cache accepts (1 to SHMC_MAX_KEY_LEN bytes), else
+ * SHMC_EKEYLEN with the length in shmc_last_error(). */
+int shmc__key_check(const void *key, size_t klen);
+
 /* Fill k for the user's key. k->stored may point to k->digest or to key, so
  * k and key must outlive its use. Returns 0, SHMC_EKEYLEN, or SHMC_EINTERNAL
  * when the digest cannot be computed. */

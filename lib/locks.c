@@ -70,10 +70,9 @@ int shmc_lock(shmc_cache *c, const void *key, size_t klen,
         lock->cache = NULL;
     if (!c || !lock)
         return shmc__fail(SHMC_EINVAL, "shmc_lock: NULL argument");
-    if (!key || klen == 0 || klen > SHMC_MAX_KEY_LEN)
-        return shmc__fail(SHMC_EKEYLEN, "key length %zu (allowed: 1 to %u)",
-                          klen, SHMC_MAX_KEY_LEN);
-    int rc = shmc__instance_get(c, &inst);
+    int rc = shmc__key_check(key, klen);
+    if (rc == 0)
+        rc = shmc__instance_get(c, &inst);
     if (rc)
         return rc;
     uint32_t slot = slot_of(inst, key, klen);
