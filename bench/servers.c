@@ -172,6 +172,27 @@ static int spawn(struct bench_server *srv, char *const argv[],
                       READY_TIMEOUT_MS);
 }
 
+/* Start the server of argv, whose entry argv[port_arg] is filled with a
+ * free port, and wait until it answers. Another process may take the port
+ * between free_port() and the server's bind: then try another. */
+static int start_on_free_port(struct bench_server *srv, char *argv[],
+                              int port_arg, const char *probe,
+                              const char *expect)
+{
+    char port[16];
+    int rc = BENCH_ERR;
+    argv[port_arg] = port;
+    for (int attempt = 0; attempt < START_ATTEMPTS && rc != BENCH_OK;
+         attempt++) {
+        srv->port = free_port();
+        if (srv->port < 0)
+            break;
+        snprintf(port, sizeof port, "%d", srv->port);
+        rc = spawn(srv, argv, probe, expect);
+    }
+    return rc;
+}
+
 int server_start_redis(struct bench_server *srv)
 {
     static int said;
@@ -181,21 +202,11 @@ int server_start_redis(struct bench_server *srv)
         return BENCH_ERR;
     snprintf(srv->unix_path, sizeof srv->unix_path, "%s/redis.sock",
              srv->dir);
-    int rc = BENCH_ERR;
-    for (int attempt = 0; attempt < START_ATTEMPTS && rc != BENCH_OK;
-         attempt++) {
-        srv->port = free_port();
-        if (srv->port < 0)
-            break;
-        char port[16];
-        snprintf(port, sizeof port, "%d", srv->port);
-        char *const argv[] = {
-            "redis-server", "--port", port, "--bind", "127.0.0.1",
-            "--unixsocket", srv->unix_path, "--unixsocketperm", "700",
-            "--save", "", "--appendonly", "no", "--daemonize", "no",
-            "--dir", srv->dir, "--loglevel", "warning", NULL};
-        rc = spawn(srv, argv, "PING\r\n", "+PONG\r\n");
-    }
+    char *argv[] = {"redis-server", "--port", NULL, "--bind", "127.0.0.1",
+                    "--unixsocket", srv->unix_path, "--unixsocketperm", "700",
+                    "--save", "", "--appendonly", "no", "--daemonize", "no",
+                    "--dir", srv->dir, "--loglevel", "warning", NULL};
+    int rc = start_on_free_port(srv, argv, 2, "PING\r\n", "+PONG\r\n");
     if (rc != BENCH_OK)
         bench_remove_tree(srv->dir);
     return rc;
@@ -206,21 +217,10 @@ int server_start_memcached(struct bench_server *srv)
     static int said;
     if (!in_path("memcached"))
         return missing("memcached", "the memcached backend", &said);
-    int rc = BENCH_ERR;
-    for (int attempt = 0; attempt < START_ATTEMPTS && rc != BENCH_OK;
-         attempt++) {
-        srv->port = free_port();
-        if (srv->port < 0)
-            break;
-        char port[16];
-        snprintf(port, sizeof port, "%d", srv->port);
-        /* memcached refuses to run as root unless told which user. */
-        char *const argv[] = {"memcached", "-l", "127.0.0.1", "-p", port,
-                              "-U", "0", "-m", "1024",
-                              geteuid() == 0 ? "-u" : NULL, "root", NULL};
-        rc = spawn(srv, argv, "version\r\n", "VERSION ");
-    }
-    return rc;
+    /* memcached refuses to run as root unless told which user. */
+    char *argv[] = {"memcached", "-l", "127.0.0.1", "-p", NULL, "-U", "0",
+                    "-m", "1024", geteuid() == 0 ? "-u" : NULL, "root", NULL};
+    return start_on_free_port(srv, argv, 4, "version\r\n", "VERSION ");
 }
 
 void server_stop(struct bench_server *srv)
