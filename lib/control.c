@@ -33,10 +33,10 @@ _Static_assert(sizeof(pthread_mutex_t) <= SHMC__CACHE_LINE,
                "a lock slot is one cache line");
 
 struct layout {
-    size_t counters_offset, stamps_offset, locks_offset, size;
+    size_t counters_offset, stamps_offset, locks_offset, recency_offset, size;
 };
 
-static struct layout layout_of(uint32_t lock_slots)
+static struct layout layout_of(uint32_t lock_slots, uint32_t recency_slots)
 {
     struct layout l;
     l.counters_offset = round_up(sizeof(struct shmc__control_header),
@@ -48,7 +48,8 @@ static struct layout layout_of(uint32_t lock_slots)
                                   ((size_t)SHMC__STAMP_SLOTS + 1) *
                                       sizeof(uint64_t),
                               SHMC__CACHE_LINE);
-    l.size = l.locks_offset + (size_t)lock_slots * SHMC__CACHE_LINE;
+    l.recency_offset = l.locks_offset + (size_t)lock_slots * SHMC__CACHE_LINE;
+    l.size = l.recency_offset + recency_slots;
     return l;
 }
 
@@ -90,7 +91,7 @@ void shmc__control_unlock(struct shmc__control *ctl)
 static int initialise(struct shmc__control *ctl, const char *dirpath,
                       const struct shmc__control_config *cfg)
 {
-    struct layout l = layout_of(cfg->lock_slots);
+    struct layout l = layout_of(cfg->lock_slots, cfg->recency_slots);
     size_t size = l.size;
     /* Start from zeros whatever a dead creator left. */
     if (ftruncate(ctl->fd, 0) < 0 || ftruncate(ctl->fd, (off_t)size) < 0)
@@ -113,6 +114,8 @@ static int initialise(struct shmc__control *ctl, const char *dirpath,
     h->stamp_slots = SHMC__STAMP_SLOTS;
     h->lock_slots = cfg->lock_slots;
     h->locks_offset = l.locks_offset;
+    h->recency_slots = cfg->recency_slots;
+    h->recency_offset = l.recency_offset;
     h->map_size = cfg->map_size;
     h->created_at_ms = shmc__now_ms();
     ctl->hdr = h;
@@ -158,10 +161,14 @@ static int validate(struct shmc__control *ctl, const char *dirpath,
                           "%s/control.shm: made with %u-byte mutexes, this "
                           "library has %zu-byte mutexes",
                           dirpath, h->mutex_size, sizeof(pthread_mutex_t));
-    uint32_t slots = h->lock_slots;
-    struct layout l = layout_of(slots <= SHMC__MAX_LOCK_SLOTS ? slots : 0);
-    if (slots == 0 || slots > SHMC__MAX_LOCK_SLOTS || (slots & (slots - 1)) ||
-        h->locks_offset != l.locks_offset ||
+    uint32_t slots = h->lock_slots, marks = h->recency_slots;
+    int slots_ok = slots && slots <= SHMC__MAX_LOCK_SLOTS &&
+                   !(slots & (slots - 1));
+    int marks_ok = marks && marks <= SHMC__MAX_RECENCY_SLOTS &&
+                   !(marks & (marks - 1));
+    struct layout l = layout_of(slots_ok ? slots : 0, marks_ok ? marks : 0);
+    if (!slots_ok || !marks_ok || h->locks_offset != l.locks_offset ||
+        h->recency_offset != l.recency_offset ||
         h->header_size != sizeof *h || h->file_size != file_size ||
         file_size != l.size || h->counters_offset != l.counters_offset ||
         h->stamps_offset != l.stamps_offset ||
@@ -219,6 +226,8 @@ int shmc__control_open(struct shmc__control *ctl, int dirfd,
     ctl->stamps = (_Atomic uint64_t *)((char *)ctl->hdr +
                                        ctl->hdr->stamps_offset);
     ctl->locks = (unsigned char *)ctl->hdr + ctl->hdr->locks_offset;
+    ctl->recency = (_Atomic unsigned char *)ctl->hdr +
+                   ctl->hdr->recency_offset;
     return 0;
 }
 

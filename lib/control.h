@@ -8,8 +8,10 @@
  *            last one is the epoch, moved by changes to many keys at once
  *   locks    lock_slots process-shared robust recursive mutexes, one per
  *            cache line (see locks.c)
- * Later sections (the recency array) are added after the locks and
- * announced by offsets in the header, with a new layout version. */
+ *   recency  recency_slots bytes, the "read since the clock hand passed"
+ *            marks of eviction (see recency.h)
+ * Later sections are added at the end and announced by offsets in the
+ * header, with a new layout version. */
 #ifndef SHMC_CONTROL_H
 #define SHMC_CONTROL_H
 
@@ -22,11 +24,12 @@
 
 #define SHMC__CONTROL_NAME "control.shm"
 #define SHMC__CONTROL_MAGIC 0x314c5443434d4853ull /* "SHMCCTL1" */
-#define SHMC__LAYOUT_VERSION 3u
+#define SHMC__LAYOUT_VERSION 4u
 #define SHMC__COUNTER_SHARDS 64u
-#define SHMC__COUNTERS_PER_SHARD 16u /* one shard: two cache lines */
+#define SHMC__COUNTERS_PER_SHARD 32u /* one shard: four cache lines */
 #define SHMC__STAMP_SLOTS 65536u     /* a power of two */
 #define SHMC__MAX_LOCK_SLOTS (1u << 20)
+#define SHMC__MAX_RECENCY_SLOTS (1u << 26)
 #define SHMC__CACHE_LINE 64u
 
 struct shmc__control_header {
@@ -45,8 +48,13 @@ struct shmc__control_header {
     uint64_t locks_offset;
     uint64_t map_size;    /* creation option */
     uint64_t created_at_ms;
+    uint64_t recency_offset;
+    uint32_t recency_slots; /* creation option, a power of two */
+    uint32_t reserved;
     /* The last entry version handed out (see shmc__version_time). */
     _Atomic uint64_t last_version;
+    /* Wall clock of the last shmc_sweep(), for shmcache-stat. */
+    _Atomic uint64_t last_sweep_ms;
 };
 
 struct shmc__control {
@@ -56,12 +64,14 @@ struct shmc__control {
     _Atomic uint64_t *counters; /* counter_shards * counters_per_shard */
     _Atomic uint64_t *stamps;   /* stamp_slots + 1, the last the epoch */
     unsigned char *locks;       /* lock_slots cache lines, a mutex each */
+    _Atomic unsigned char *recency; /* recency_slots marks */
 };
 
 struct shmc__control_config {
     uint64_t map_size;
     unsigned max_readers;
-    unsigned lock_slots; /* a power of two */
+    unsigned lock_slots;    /* a power of two */
+    unsigned recency_slots; /* a power of two */
 };
 
 /* Open dirfd's control.shm, creating and initialising it if absent (or left

@@ -7,6 +7,7 @@
 #include "errors.h"
 #include "instance.h"
 #include "l1.h"
+#include "locks.h"
 #include "record.h"
 #include "stats.h"
 
@@ -33,6 +34,19 @@ int shmc_open(shmc_cache **out, const char *path, const shmc_opts *opts)
     else if (c->opts.lock_slots > SHMC__MAX_LOCK_SLOTS)
         rc = shmc__fail(SHMC_EINVAL, "lock_slots %u is above the maximum %u",
                         c->opts.lock_slots, SHMC__MAX_LOCK_SLOTS);
+    else if (c->opts.recency_slots > SHMC__MAX_RECENCY_SLOTS)
+        rc = shmc__fail(SHMC_EINVAL,
+                        "recency_slots %u is above the maximum %u",
+                        c->opts.recency_slots, SHMC__MAX_RECENCY_SLOTS);
+    else if (c->opts.high_watermark &&
+             (c->opts.high_watermark < 10 || c->opts.high_watermark > 99))
+        rc = shmc__fail(SHMC_EINVAL,
+                        "high_watermark %u is not a percentage from 10 to 99",
+                        c->opts.high_watermark);
+    else if (c->opts.flags & ~SHMC_OPEN_NOCREATE)
+        rc = shmc__fail(SHMC_EINVAL, "unknown open flags %#x", c->opts.flags);
+    if (!c->opts.high_watermark)
+        c->opts.high_watermark = SHMC_DEFAULT_HIGH_WATERMARK;
     c->path = strdup(path ? path : SHMC_DEFAULT_PATH);
     c->group = c->opts.group ? strdup(c->opts.group) : NULL;
     c->opts.group = c->group;
@@ -95,6 +109,14 @@ int shmc_stats_get(shmc_cache *c, shmc_stats *out)
         .computes = sum[SHMC__C_COMPUTES],
         .compute_errors = sum[SHMC__C_COMPUTE_ERRORS],
         .stale_served = sum[SHMC__C_STALE_SERVED],
+        .revocations = sum[SHMC__C_REVOCATIONS],
+        .evictions = sum[SHMC__C_EVICTIONS],
+        .expired_removed = sum[SHMC__C_EXPIRED_REMOVED],
+        .sweeps = sum[SHMC__C_SWEEPS],
+        .sweep_passes = sum[SHMC__C_SWEEP_PASSES],
+        .readers_reclaimed = sum[SHMC__C_READERS_RECLAIMED],
+        .last_sweep_ms = atomic_load_explicit(&inst->ctl.hdr->last_sweep_ms,
+                                              memory_order_relaxed),
     };
     return 0;
 }
@@ -117,6 +139,28 @@ int shmc_info_get(shmc_cache *c, shmc_info *out)
         .entries = u.entries,
         .max_readers = u.max_readers,
         .readers_used = u.readers_used,
+        .readers_dead = u.readers_dead,
+        .map_touched = u.map_touched,
+        .page_size = u.page_size,
+        .lock_slots = inst->ctl.hdr->lock_slots,
+        .locks_held = shmc__locks_held(&inst->ctl),
+        .recency_slots = inst->ctl.hdr->recency_slots,
     };
     return 0;
+}
+
+int shmc_reader_check(shmc_cache *c, unsigned *freed)
+{
+    struct shmc__instance *inst;
+    unsigned n = 0;
+    if (!c)
+        return shmc__fail(SHMC_EINVAL, "shmc_reader_check: NULL handle");
+    int rc = shmc__instance_get(c, &inst);
+    if (rc == 0)
+        rc = shmc__store_reader_check(inst->store, &n);
+    if (rc == 0 && n)
+        shmc__count(inst->shard, SHMC__C_READERS_RECLAIMED, n);
+    if (freed)
+        *freed = n;
+    return rc;
 }

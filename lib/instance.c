@@ -114,6 +114,25 @@ static int give_lmdb_files_access(int dirfd, const char *path,
     return 0;
 }
 
+static unsigned power_of_two_above(unsigned want)
+{
+    unsigned n = 1;
+    while (n < want)
+        n <<= 1;
+    return n;
+}
+
+/* Whether dirfd holds an instance someone finished making. */
+static int instance_exists(int dirfd)
+{
+    struct stat st;
+    for (size_t i = 0; i < LMDB_FILES; i++)
+        if (fstatat(dirfd, lmdb_files[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+            return 0;
+    return fstatat(dirfd, SHMC__CONTROL_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+           (size_t)st.st_size >= sizeof(struct shmc__control_header);
+}
+
 static int instance_open(struct shmc__instance *inst, int dirfd,
                          const shmc_cache *c, const struct shmc__access *a)
 {
@@ -122,12 +141,15 @@ static int instance_open(struct shmc__instance *inst, int dirfd,
                                      : SHMC_DEFAULT_MAP_SIZE,
         .max_readers = c->opts.max_readers ? c->opts.max_readers
                                            : SHMC_DEFAULT_MAX_READERS,
-        .lock_slots = 1,
+        .lock_slots = power_of_two_above(c->opts.lock_slots
+                                             ? c->opts.lock_slots
+                                             : SHMC_DEFAULT_LOCK_SLOTS),
+        .recency_slots = power_of_two_above(c->opts.recency_slots
+                                                ? c->opts.recency_slots
+                                                : SHMC_DEFAULT_RECENCY_SLOTS),
     };
-    unsigned want = c->opts.lock_slots ? c->opts.lock_slots
-                                       : SHMC_DEFAULT_LOCK_SLOTS;
-    while (ccfg.lock_slots < want)
-        ccfg.lock_slots <<= 1;
+    if ((c->opts.flags & SHMC_OPEN_NOCREATE) && !instance_exists(dirfd))
+        return shmc__fail(-ENOENT, "%s: no instance there", c->path);
     long page = sysconf(_SC_PAGESIZE);
     ccfg.map_size = (ccfg.map_size + (uint64_t)page - 1) / (uint64_t)page *
                     (uint64_t)page;
@@ -183,7 +205,8 @@ static int acquire(shmc_cache *c, struct shmc__instance **out)
     int dirfd;
     int rc = shmc__access_from_group(&a, c->group);
     if (rc == 0)
-        rc = shmc__path_open(c->path, &a, &dirfd);
+        rc = shmc__path_open(c->path, &a,
+                             !(c->opts.flags & SHMC_OPEN_NOCREATE), &dirfd);
     if (rc)
         return rc;
     struct stat st;

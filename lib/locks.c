@@ -8,6 +8,7 @@
 #include "errors.h"
 #include "instance.h"
 #include "keys.h"
+#include "locks.h"
 #include "shmcache.h"
 #include "stats.h"
 
@@ -107,4 +108,16 @@ int shmc_unlock(shmc_keylock *lock)
         return shmc__fail(SHMC_EINVAL, "shmc_unlock: %s", strerror(rc));
     lock->cache = NULL;
     return 0;
+}
+
+unsigned shmc__locks_held(struct shmc__control *ctl)
+{
+    unsigned held = 0;
+    for (uint32_t i = 0; i < ctl->hdr->lock_slots; i++) {
+        /* glibc keeps the holder's thread id in the mutex; a relaxed look
+         * at it may be a moment out of date, which is all a count needs. */
+        const pthread_mutex_t *m = shmc__control_lock_slot(ctl, i);
+        held += __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) != 0;
+    }
+    return held;
 }

@@ -118,8 +118,8 @@ static int check_parent(int fd, const char *name)
     return 0;
 }
 
-/* Open one component below parent, creating it with mode if absent.
- * *created says whether this call made it. */
+/* Open one component below parent, creating it with mode if absent
+ * (mode 0: absent is -ENOENT). *created says whether this call made it. */
 static int open_component(int parent, const char *comp, const char *shown,
                           mode_t mode, int *fd, int *created)
 {
@@ -139,7 +139,7 @@ static int open_component(int parent, const char *comp, const char *shown,
                                   shown);
             return shmc__fail(SHMC_EUNSAFE, "%s: not a directory", shown);
         }
-        if (err != ENOENT)
+        if (err != ENOENT || mode == 0)
             return shmc__fail(-err, "%s: %s", shown, strerror(err));
         if (mkdirat(parent, comp, mode) == 0)
             *created = 1;
@@ -160,7 +160,7 @@ static int has_dotdot(const char *path)
 }
 
 int shmc__path_open(const char *path, const struct shmc__access *a,
-                    int *dirfd)
+                    int create, int *dirfd)
 {
     size_t len = path ? strlen(path) : 0;
     if (len == 0 || len >= PATH_MAX)
@@ -193,8 +193,8 @@ int shmc__path_open(const char *path, const struct shmc__access *a,
             continue;
         }
         int child, created;
-        rc = open_component(fd, comp, shown,
-                            last ? shmc__dir_mode(a) : PARENT_MODE, &child,
+        mode_t mode = last ? shmc__dir_mode(a) : PARENT_MODE;
+        rc = open_component(fd, comp, shown, create ? mode : 0, &child,
                             &created);
         if (rc)
             break;

@@ -17,13 +17,13 @@ int shmc__access_from_group(struct shmc__access *a, const char *group);
 mode_t shmc__dir_mode(const struct shmc__access *a);
 mode_t shmc__file_mode(const struct shmc__access *a);
 
-/* Open the instance directory at path, creating it and missing parents.
- * Every component is opened with O_NOFOLLOW relative to its parent, so the
+/* Open the instance directory at path, creating it and missing parents
+ * if create is set (else a missing one is -ENOENT). Every component is opened with O_NOFOLLOW relative to its parent, so the
  * directory checked is the directory used. Returns an O_PATH-free directory
  * descriptor (close-on-exec) in *dirfd, or SHMC_EUNSAFE, SHMC_EINVAL,
  * -errno with the path and reason in shmc_last_error(). */
 int shmc__path_open(const char *path, const struct shmc__access *a,
-                    int *dirfd);
+                    int create, int *dirfd);
 
 /* Check a file of the instance (fd open on it, name for messages): a
  * regular file owned by the caller (or anyone, for root), not writable by

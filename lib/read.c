@@ -17,21 +17,13 @@
 #include "keys.h"
 #include "l1.h"
 #include "ops.h"
+#include "recency.h"
 #include "record.h"
 #include "stamps.h"
 #include "stats.h"
 
 typedef int (*deliver_fn)(const struct shmc__record *r, int status,
                           void *arg);
-
-static void fill_meta(shmc_meta *m, const struct shmc__record *r)
-{
-    m->version = r->version;
-    m->stored_at_ms = shmc__version_time(r->version);
-    m->fresh_until_ms = r->fresh_until;
-    m->expires_at_ms = r->expires_at;
-    m->value_len = (uint32_t)r->value_len;
-}
 
 /* A found record: judge it fresh, stale or expired, hand it to deliver if
  * the caller may have it, and say which counter the read goes to. */
@@ -118,12 +110,10 @@ static int read_entry(shmc_cache *c, const void *key, size_t klen,
     enum shmc__counter counted = SHMC__C_MISSES;
     struct shmc__l1 *l1 = NULL;
     struct shmc__stamp_view view;
-    uint64_t hash = 0;
+    uint64_t hash = shmc__key_hash(key, klen);
     int cacheable = 0;
-    if (c->opts.l1_entries) {
-        hash = shmc__key_hash(key, klen);
+    if (c->opts.l1_entries)
         l1 = shmc__l1_of_thread(c->id, c->opts.l1_entries);
-    }
     if (l1 && shmc__l1_find(l1, &inst->ctl, hash, key, klen, &r) == 0) {
         /* The stamps vouch that LMDB holds this very record. */
         rc = serve_held(inst, l1, &r, flags, deliver, arg, &counted);
@@ -137,6 +127,8 @@ static int read_entry(shmc_cache *c, const void *key, size_t klen,
     }
     /* A hit counts even if delivery failed (a small buffer); an error that
      * prevented the lookup counts as nothing. */
+    if (counted != SHMC__C_MISSES)
+        shmc__recency_touch(&inst->ctl, hash);
     if ((counted != SHMC__C_MISSES || rc == SHMC_ENOTFOUND) &&
         !(flags & SHMC__GET_UNCOUNTED))
         shmc__count(inst->shard, counted, 1);
@@ -162,7 +154,7 @@ static int deliver_copy(const struct shmc__record *r, int status, void *arg)
     size_t cap = *o->len;
     *o->len = r->value_len;
     if (o->meta)
-        fill_meta(o->meta, r);
+        shmc__record_meta(r, o->meta);
     if (cap < r->value_len)
         return shmc__fail(SHMC_EBUFSMALL, "value of %zu bytes, buffer of %zu",
                           r->value_len, cap);
@@ -199,7 +191,7 @@ static int deliver_alloc(const struct shmc__record *r, int status, void *arg)
     *o->val = p;
     *o->len = r->value_len;
     if (o->meta)
-        fill_meta(o->meta, r);
+        shmc__record_meta(r, o->meta);
     return status;
 }
 
@@ -232,7 +224,7 @@ static int deliver_view(const struct shmc__record *r, int status, void *arg)
 {
     struct view_out *o = arg;
     shmc_meta m;
-    fill_meta(&m, r);
+    shmc__record_meta(r, &m);
     (void)status;
     return o->fn(r->value, r->value_len, &m, o->arg);
 }

@@ -62,23 +62,36 @@ void shmc__record_encode(void *dst, const struct shmc__record *r)
         memcpy(p + SHMC__RECORD_HEADER + r->key_len, r->value, r->value_len);
 }
 
-int shmc__record_decode(const void *src, size_t len, struct shmc__record *r)
+const char *shmc__record_problem(const void *src, size_t len,
+                                 struct shmc__record *r)
 {
     const unsigned char *p = src;
-    if (len < SHMC__RECORD_HEADER || p[0] != SHMC__RECORD_FORMAT)
-        return SHMC_ECORRUPT;
+    if (len < SHMC__RECORD_HEADER)
+        return "shorter than a record header";
+    if (p[0] != SHMC__RECORD_FORMAT)
+        return "unknown record format";
     r->flags = p[1];
     if (r->flags & ~SHMC__REC_KNOWN_FLAGS)
-        return SHMC_ECORRUPT;
+        return "unknown record flags";
     r->key_len = get16(p + 2);
     r->version = get64(p + 4);
     r->fresh_until = get48(p + 12);
     r->expires_at = get48(p + 18);
-    if (r->fresh_until > r->expires_at ||
-        r->key_len > len - SHMC__RECORD_HEADER)
-        return SHMC_ECORRUPT;
+    if (r->fresh_until > r->expires_at)
+        return "fresh-until after expires-at";
+    if (r->key_len > len - SHMC__RECORD_HEADER)
+        return "key length beyond the record";
     r->key = r->key_len ? p + SHMC__RECORD_HEADER : NULL;
     r->value = p + SHMC__RECORD_HEADER + r->key_len;
     r->value_len = len - SHMC__RECORD_HEADER - r->key_len;
-    return 0;
+    return NULL;
+}
+
+void shmc__record_meta(const struct shmc__record *r, shmc_meta *m)
+{
+    m->version = r->version;
+    m->stored_at_ms = shmc__version_time(r->version);
+    m->fresh_until_ms = r->fresh_until;
+    m->expires_at_ms = r->expires_at;
+    m->value_len = (uint32_t)r->value_len;
 }

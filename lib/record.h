@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shmcache.h"
+
 #define SHMC__RECORD_FORMAT 1u
 #define SHMC__RECORD_HEADER 24u
 /* The largest time a record holds; later times are stored as "never". */
@@ -68,9 +70,20 @@ static inline size_t shmc__record_size(const struct shmc__record *r)
 void shmc__record_encode(void *dst, const struct shmc__record *r);
 
 /* Parse len bytes at src into r; key and value point into src. Pure: reads
- * nothing but src[0..len). Returns 0, or SHMC_ECORRUPT if the bytes are not
- * a well-formed record of a known format. */
-int shmc__record_decode(const void *src, size_t len, struct shmc__record *r);
+ * nothing but src[0..len). Returns NULL, or what makes the bytes something
+ * other than a well-formed record of a known format. */
+const char *shmc__record_problem(const void *src, size_t len,
+                                 struct shmc__record *r);
+
+/* shmc__record_problem() as 0 or SHMC_ECORRUPT. */
+static inline int shmc__record_decode(const void *src, size_t len,
+                                      struct shmc__record *r)
+{
+    return shmc__record_problem(src, len, r) ? SHMC_ECORRUPT : 0;
+}
+
+/* The metadata callers see of r. */
+void shmc__record_meta(const struct shmc__record *r, shmc_meta *m);
 
 static inline enum shmc__freshness
 shmc__record_freshness(const struct shmc__record *r, uint64_t now)

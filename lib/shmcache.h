@@ -63,6 +63,20 @@
  * with one digest can never return each other's value. A value is 0 bytes or
  * more; one record (value plus a small header and, for long keys, the key)
  * may take at most half the map (SHMC_ETOOBIG beyond that).
+ *
+ * EXPIRY AND EVICTION
+ *
+ * Reads never write to the map: an expired entry is invisible at once and
+ * its memory is reclaimed later, by shmc_sweep() (which shmcached runs every
+ * tick) or by a writer that needs room. When a write finds more of the map
+ * in use than its high watermark (shmc_opts.high_watermark), or LMDB says
+ * the map is full, the writer first evicts a small batch: expired entries,
+ * then entries not read since the eviction clock hand last passed them
+ * (CLOCK, an approximation of least-recently-used; every read marks its
+ * key's slot in control.shm). A write therefore never fails with SHMC_EFULL
+ * while something can be evicted. "In use" counts the pages LMDB's trees
+ * hold, not the pages the file has ever touched: pages freed by deletes are
+ * reused.
  */
 #ifndef SHMCACHE_H
 #define SHMCACHE_H
@@ -93,6 +107,11 @@ extern "C" {
 #define SHMC_DEFAULT_MAX_READERS 1024u
 /** Default number of per-key lock slots. */
 #define SHMC_DEFAULT_LOCK_SLOTS 4096u
+/** Default number of access-recency slots (one byte each). */
+#define SHMC_DEFAULT_RECENCY_SLOTS (1u << 20)
+/** Default high watermark: percent of the map in use above which writers
+ *  evict. */
+#define SHMC_DEFAULT_HIGH_WATERMARK 90u
 /** The longest key accepted. */
 #define SHMC_MAX_KEY_LEN 65535u
 
@@ -193,7 +212,22 @@ typedef struct shmc_opts {
      *  4096 slots, a lock shares its slot with one of 63 others held at
      *  the same moment about 1.5% of the time. 64 bytes each. */
     unsigned lock_slots;
+    /** creation: slots of the access-recency array used by eviction, 0
+     *  for SHMC_DEFAULT_RECENCY_SLOTS; rounded up to a power of two, at
+     *  most 2^26. One byte each. Keys whose hashes pick the same slot share
+     *  their "recently read" mark, so give it at least as many slots as
+     *  the cache will hold entries. */
+    unsigned recency_slots;
+    /** Percent of the map this handle's writes let fill before they evict
+     *  (see EVICTION below); 0 for SHMC_DEFAULT_HIGH_WATERMARK. 10 to 99. */
+    unsigned high_watermark;
+    /** SHMC_OPEN_* flags, 0 for none. */
+    unsigned flags;
 } shmc_opts;
+
+/** Open flag: do not create the instance (or its directories); a missing
+ *  one is -ENOENT. For tools that inspect. */
+#define SHMC_OPEN_NOCREATE 0x1u
 
 /**
  * Open the instance at path (NULL: SHMC_DEFAULT_PATH), creating it and any
@@ -549,6 +583,16 @@ typedef struct shmc_stats {
     uint64_t stale_served;    /**< stale values served by get_or_compute
                                    (while another refreshed, or after a
                                    failed compute) */
+    uint64_t revocations;     /**< keys revoked (shmc_revoke; also counted
+                                   in deletes) */
+    uint64_t evictions;       /**< live entries evicted to make room */
+    uint64_t expired_removed; /**< expired entries removed (sweeps and
+                                   evictions) */
+    uint64_t sweeps;          /**< shmc_sweep() calls that ran */
+    uint64_t sweep_passes;    /**< times the sweep cursor went round the
+                                   whole cache */
+    uint64_t readers_reclaimed; /**< reader slots of dead processes freed */
+    uint64_t last_sweep_ms;   /**< wall clock of the last sweep, 0: never */
 } shmc_stats;
 
 /** Sum the shared counters. Lock-free; never blocks a worker. */
@@ -562,10 +606,142 @@ typedef struct shmc_info {
     uint64_t entries;        /**< records stored, expired ones included */
     unsigned max_readers;
     unsigned readers_used;   /**< reader slots in use, dead ones included */
+    unsigned readers_dead;   /**< of those, held by processes that no
+                                  longer exist (shmc_reader_check frees
+                                  them) */
+    uint64_t map_touched;    /**< bytes of the map ever written: memory the
+                                  file holds, never given back */
+    unsigned page_size;      /**< bytes of an LMDB page */
+    unsigned lock_slots;     /**< per-key lock table size */
+    unsigned locks_held;     /**< lock slots held right now */
+    unsigned recency_slots;  /**< access-recency array size */
 } shmc_info;
 
 /** Fill *out. Returns 0, or an error as shmc_get(). */
 SHMC_EXPORT int shmc_info_get(shmc_cache *c, shmc_info *out);
+
+/* ------------------------------------------------------------------------ */
+/* Maintenance: what shmcached and shmcache-ctl do                           */
+
+/** Limits of one shmc_sweep() or shmc_evict() call. Zeroed: defaults. */
+typedef struct shmc_sweep_opts {
+    /** Stop after about this long (microseconds), at the end of the
+     *  current batch; 0 for 2000. */
+    uint64_t budget_us;
+    /** Records visited per write transaction, 0 for 256. The LMDB writer
+     *  lock is held for one batch at a time, so a long sweep makes other
+     *  writers wait at most one batch. */
+    unsigned batch;
+} shmc_sweep_opts;
+
+/** What one shmc_sweep() or shmc_evict() call did. */
+typedef struct shmc_sweep_result {
+    uint64_t visited;  /**< records looked at */
+    uint64_t expired;  /**< expired records removed */
+    uint64_t evicted;  /**< live records evicted (shmc_evict only) */
+    unsigned passes;   /**< times the cursor went round the whole cache */
+    uint64_t map_used; /**< bytes of the map in use at the end */
+} shmc_sweep_result;
+
+/**
+ * Remove expired entries, resuming from the cursor the previous sweep saved
+ * in the instance (any process's), in small write transactions, until the
+ * time budget is spent or the cursor has gone once round the cache. Entries
+ * that are fresh or stale are never touched. Safe beside any number of
+ * readers and writers.
+ *
+ * @param opts  limits, or NULL for the defaults.
+ * @param res   receives what was done, or NULL.
+ * @return 0, or an error as shmc_set() (but never SHMC_EFULL from a lack of
+ *         room: deleting needs little).
+ */
+SHMC_EXPORT int shmc_sweep(shmc_cache *c, const shmc_sweep_opts *opts,
+                           shmc_sweep_result *res);
+
+/**
+ * Evict until at most target_percent of the map is in use, or the time
+ * budget is spent, or nothing more can be evicted: expired entries first,
+ * then entries not read since the clock hand last passed them. Writers do
+ * this themselves in small batches above their high watermark; shmcached
+ * calls it to bring the cache down to its low watermark.
+ *
+ * @param target_percent  1 to 99.
+ * @return 0, SHMC_EINVAL, or an error as shmc_sweep().
+ */
+SHMC_EXPORT int shmc_evict(shmc_cache *c, unsigned target_percent,
+                           const shmc_sweep_opts *opts,
+                           shmc_sweep_result *res);
+
+/**
+ * Free the LMDB reader slots held by processes that no longer exist (a
+ * worker killed inside a read). A leaked slot pins the pages of its old
+ * snapshot, so the map grows until it is freed.
+ *
+ * @param freed  receives how many slots were freed, or NULL.
+ * @return 0, or an error as shmc_get().
+ */
+SHMC_EXPORT int shmc_reader_check(shmc_cache *c, unsigned *freed);
+
+/** Scan flag: also report expired entries (shmc_scan skips them). */
+#define SHMC_SCAN_EXPIRED 0x1u
+
+/**
+ * Called by shmc_scan() for each entry, in key order within each table
+ * (keys longer than 511 bytes come after the others, in no useful order).
+ * key and meta are valid during the call only. Return 0 to go on, anything
+ * else to stop the scan, which then returns that value.
+ */
+typedef int (*shmc_scan_fn)(const void *key, size_t klen,
+                            const shmc_meta *meta, void *arg);
+
+/**
+ * Call fn for every live entry whose key starts with prefix (plen 0: every
+ * entry). The scan reads one snapshot in one read transaction: it blocks
+ * no one, but a long scan keeps the pages of its snapshot from reuse, so
+ * bound it (stop from fn). Records that cannot be decoded are skipped (see
+ * shmc_verify).
+ *
+ * @return 0, fn's non-zero value, SHMC_EINVAL, or an error as shmc_get().
+ */
+SHMC_EXPORT int shmc_scan(shmc_cache *c, const void *prefix, size_t plen,
+                          unsigned flags, shmc_scan_fn fn, void *arg);
+
+/**
+ * Called by shmc_verify() for each problem found. key is the stored key (for
+ * a long key, its digest when the record is too damaged to hold the key);
+ * what says what is wrong. Return 0 to go on.
+ */
+typedef int (*shmc_verify_fn)(const void *key, size_t klen, const char *what,
+                              void *arg);
+
+/** What shmc_verify() looked at. */
+typedef struct shmc_verify_result {
+    uint64_t records;  /**< records checked */
+    uint64_t problems; /**< records reported to fn */
+    uint64_t expired;  /**< expired records (not a problem) */
+} shmc_verify_result;
+
+/**
+ * Walk every record of the instance in one read transaction and check it:
+ * record format, header length, fresh-until not after expires-at, stored
+ * time not in the future, a long key's record holding a key of that
+ * digest. Every problem goes to fn (may be NULL).
+ *
+ * @return 0 (whether or not problems were found: see res->problems),
+ *         fn's non-zero value, or an error as shmc_get().
+ */
+SHMC_EXPORT int shmc_verify(shmc_cache *c, shmc_verify_fn fn, void *arg,
+                            shmc_verify_result *res);
+
+/**
+ * Revoke a key: delete it and count a revocation. Use it for what must not
+ * be accepted any more (an API key, a session); when the instance has a
+ * bridge configured, the revocation also reaches the other hosts.
+ *
+ * @return 0 (a live entry was revoked), SHMC_ENOTFOUND (there was none),
+ *         or an error as shmc_del().
+ */
+SHMC_EXPORT int shmc_revoke(shmc_cache *c, const void *key, size_t klen);
 
 /** The wall clock as shmcache reads it: ms since the epoch. */
 SHMC_EXPORT uint64_t shmc_now_ms(void);

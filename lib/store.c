@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,8 @@ struct shmc__store {
     uint64_t id; /* never reused in this process: names the store in the
                     per-thread reader lists even after it is freed */
     size_t max_key;
+    uint64_t map_size;
+    unsigned page_size;
     struct shmc__reader *readers; /* every thread's reader, under
                                      readers_lock */
 };
@@ -408,6 +411,12 @@ int shmc__store_open(struct shmc__store **out,
     }
     s->id = atomic_fetch_add(&next_store_id, 1);
     s->max_key = (size_t)mdb_env_get_maxkeysize(s->env);
+    MDB_envinfo info;
+    MDB_stat st;
+    mdb_env_info(s->env, &info);
+    mdb_env_stat(s->env, &st);
+    s->map_size = info.me_mapsize;
+    s->page_size = st.ms_psize;
     *out = s;
     return 0;
 }
@@ -540,6 +549,55 @@ void shmc__cursor_close(struct shmc__cursor *c)
 
 /* ---- usage ---------------------------------------------------------- */
 
+/* The pages t's snapshot keeps in its trees. Pages freed by deletes sit in
+ * LMDB's free list and are reused, so this, not the file's high-water
+ * mark, is how full the map is. (The free list's own few pages cannot be
+ * counted through LMDB's API.) */
+static int tree_pages(struct shmc__txn *t, uint64_t *pages)
+{
+    MDB_stat st;
+    MDB_dbi main_db = 1; /* LMDB's MAIN_DBI: the table of table names */
+    *pages = 0;
+    for (int tb = 0; tb <= SHMC__T_COUNT; tb++) {
+        int rc = mdb_stat(t->mdb, tb < SHMC__T_COUNT ? t->store->dbi[tb]
+                                                    : main_db,
+                          &st);
+        if (rc)
+            return map_err(rc, "counting pages");
+        *pages += st.ms_branch_pages + st.ms_leaf_pages +
+                  st.ms_overflow_pages;
+    }
+    return 0;
+}
+
+int shmc__store_space(struct shmc__txn *t, uint64_t *used, uint64_t *size)
+{
+    uint64_t pages;
+    int rc = tree_pages(t, &pages);
+    *used = pages * t->store->page_size;
+    *size = t->store->map_size;
+    return rc;
+}
+
+/* mdb_reader_list() hands out one formatted line per reader slot in use:
+ * "pid thread txnid". Count the lines whose process is gone. */
+static int count_dead(const char *line, void *arg)
+{
+    char *end;
+    long pid = strtol(line, &end, 10);
+    if (end != line && pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+        ++*(unsigned *)arg;
+    return 0;
+}
+
+int shmc__store_reader_check(struct shmc__store *s, unsigned *freed)
+{
+    int dead = 0;
+    int rc = mdb_reader_check(s->env, &dead);
+    *freed = (unsigned)dead;
+    return map_err(rc, "checking readers");
+}
+
 int shmc__store_usage(struct shmc__store *s, struct shmc__store_usage *u)
 {
     MDB_envinfo info;
@@ -552,9 +610,12 @@ int shmc__store_usage(struct shmc__store *s, struct shmc__store_usage *u)
     if (rc)
         return map_err(rc, "reading the environment");
     u->map_size = info.me_mapsize;
-    u->map_used = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+    u->map_touched = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+    u->page_size = st.ms_psize;
     u->max_readers = info.me_maxreaders;
     u->readers_used = info.me_numreaders;
+    u->readers_dead = 0;
+    mdb_reader_list(s->env, count_dead, &u->readers_dead);
     u->entries = 0;
     rc = shmc__read_begin(s, &t);
     if (rc)
@@ -563,6 +624,10 @@ int shmc__store_usage(struct shmc__store *s, struct shmc__store_usage *u)
         rc = map_err(mdb_stat(t.mdb, s->dbi[tb], &st), "counting");
         u->entries += st.ms_entries;
     }
+    uint64_t pages = 0;
+    if (rc == 0)
+        rc = tree_pages(&t, &pages);
+    u->map_used = pages * u->page_size;
     shmc__read_end(&t);
     return rc;
 }

@@ -103,9 +103,20 @@ int shmc__cursor_del(struct shmc__cursor *c);
 void shmc__cursor_close(struct shmc__cursor *c);
 
 struct shmc__store_usage {
-    uint64_t map_size, map_used, entries;
-    unsigned max_readers, readers_used;
+    uint64_t map_size;
+    uint64_t map_used;    /* bytes of the pages the tables hold */
+    uint64_t map_touched; /* bytes of the map ever written */
+    uint64_t entries;
+    unsigned page_size, max_readers, readers_used, readers_dead;
 };
 int shmc__store_usage(struct shmc__store *s, struct shmc__store_usage *u);
+
+/* Bytes of the map t's snapshot uses (its tables' pages), and the map's
+ * size. Cheap: no walk. */
+int shmc__store_space(struct shmc__txn *t, uint64_t *used, uint64_t *size);
+
+/* Free the reader slots of processes that no longer exist; *freed gets
+ * how many. */
+int shmc__store_reader_check(struct shmc__store *s, unsigned *freed);
 
 #endif

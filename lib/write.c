@@ -1,10 +1,8 @@
-/* write.c - every call that changes entries.
+/* write.c - every call that changes entries, and the writer (writer.h)
+ * they all go through.
  *
  * Each call is one LMDB write transaction (del_prefix: a series of small
- * ones) run through a struct writer and ended by commit_write(), the one
- * place every committed change passes through: it moves the version stamps
- * of the keys changed (so that no process trusts an old copy, see
- * stamps.h) around the commit, and counts the change. */
+ * ones); calls that add to the map make room first (evict.h). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +10,11 @@
 #include "clock.h"
 #include "entry.h"
 #include "errors.h"
+#include "evict.h"
 #include "instance.h"
 #include "keys.h"
 #include "ops.h"
+#include "recency.h"
 #include "record.h"
 #include "stamps.h"
 #include "stats.h"
@@ -22,6 +22,8 @@
 /* Records visited per transaction by del_prefix: keeps the writer lock
  * short for other processes. */
 #define PREFIX_BATCH 1024
+/* Times a write that found the map full evicts and tries again. */
+#define FULL_RETRIES 3
 
 struct expiry {
     uint64_t fresh_until, expires_at;
@@ -38,28 +40,23 @@ static struct expiry expiry_from(const shmc_set_opts *o, uint64_t now)
     return e;
 }
 
-/* One write transaction and what it changes. */
-struct writer {
-    struct shmc__instance *inst;
-    struct shmc__txn t;
-    struct shmc__touched touched;
-};
-
-static int begin_write(shmc_cache *c, struct writer *w)
+int shmc__writer_begin(shmc_cache *c, struct shmc__writer *w)
 {
     if (!c)
         return shmc__fail(SHMC_EINVAL, "NULL handle");
     memset(&w->touched, 0, sizeof w->touched);
+    w->evicted = w->expired_removed = 0;
     int rc = shmc__instance_get(c, &w->inst);
     return rc ? rc : shmc__write_begin(w->inst->store, &w->t);
 }
 
-static void abort_write(struct writer *w)
+void shmc__writer_abort(struct shmc__writer *w)
 {
     shmc__write_abort(&w->t);
 }
 
-static int commit_write(struct writer *w, uint64_t sets, uint64_t deletes)
+int shmc__writer_commit(struct shmc__writer *w, uint64_t sets,
+                        uint64_t deletes)
 {
     struct shmc__instance *inst = w->inst;
     shmc__stamps_open(&inst->ctl, &w->touched);
@@ -67,16 +64,52 @@ static int commit_write(struct writer *w, uint64_t sets, uint64_t deletes)
     shmc__stamps_close(&inst->ctl, &w->touched);
     if (rc)
         return rc;
-    if (sets)
-        shmc__count(inst->shard, SHMC__C_SETS, sets);
-    if (deletes)
-        shmc__count(inst->shard, SHMC__C_DELETES, deletes);
+    static const enum shmc__counter counter[] = {
+        SHMC__C_SETS, SHMC__C_DELETES, SHMC__C_EVICTIONS,
+        SHMC__C_EXPIRED_REMOVED};
+    const uint64_t n[] = {sets, deletes, w->evicted, w->expired_removed};
+    for (size_t i = 0; i < sizeof n / sizeof n[0]; i++)
+        if (n[i])
+            shmc__count(inst->shard, counter[i], n[i]);
     return 0;
+}
+
+/* A change that adds to the map, run by run_adding(). It returns how many
+ * entries it stored, or an error. */
+typedef int (*adding_fn)(struct shmc__writer *w, void *arg, uint64_t *sets);
+
+/* Run change in a write transaction, evicting first if the map is above
+ * the handle's high watermark. If LMDB still finds the map full, evict in
+ * transactions of their own and run it again: a write fails with
+ * SHMC_EFULL only when nothing could be evicted. */
+static int run_adding(shmc_cache *c, adding_fn change, void *arg)
+{
+    if (!c)
+        return shmc__fail(SHMC_EINVAL, "NULL handle");
+    for (int attempt = 0;; attempt++) {
+        struct shmc__writer w;
+        uint64_t sets = 0;
+        int rc = shmc__writer_begin(c, &w);
+        if (rc)
+            return rc;
+        rc = shmc__make_room(&w, c->opts.high_watermark);
+        if (rc == 0)
+            rc = change(&w, arg, &sets);
+        if (rc == 0)
+            rc = shmc__writer_commit(&w, sets, 0);
+        else
+            shmc__writer_abort(&w);
+        if (rc != SHMC_EFULL || attempt == FULL_RETRIES)
+            return rc;
+        rc = shmc__evict_after_full(c, c->opts.high_watermark);
+        if (rc)
+            return rc;
+    }
 }
 
 /* Write a record for k with a new version and the given SHMC__REC_*
  * flags; *meta (may be NULL) describes it. */
-static int put_entry(struct writer *w, const struct shmc__key *k,
+static int put_entry(struct shmc__writer *w, const struct shmc__key *k,
                      const void *val, size_t vlen, uint64_t now,
                      struct expiry e, unsigned rec_flags, shmc_meta *meta)
 {
@@ -106,15 +139,12 @@ static int put_entry(struct writer *w, const struct shmc__key *k,
     if (rc)
         return rc;
     shmc__record_encode(dst, &r);
-    shmc__touched_key(&w->touched, shmc__key_hash(k->full, k->full_len));
+    uint64_t hash = shmc__key_hash(k->full, k->full_len);
+    shmc__touched_key(&w->touched, hash);
+    /* A new entry gets the second chance a read would give it. */
+    shmc__recency_touch(&inst->ctl, hash);
     if (meta)
-        *meta = (shmc_meta){
-            .version = r.version,
-            .stored_at_ms = shmc__version_time(r.version),
-            .fresh_until_ms = r.fresh_until,
-            .expires_at_ms = r.expires_at,
-            .value_len = (uint32_t)vlen,
-        };
+        shmc__record_meta(&r, meta);
     return 0;
 }
 
@@ -130,27 +160,24 @@ static int find_live(struct shmc__txn *t, const struct shmc__key *k,
     return rc;
 }
 
-int shmc__write_record(shmc_cache *c, const void *key, size_t klen,
-                       const void *val, size_t vlen,
-                       const shmc_set_opts *opts, unsigned rec_flags,
-                       shmc_meta *meta)
+struct record_write {
+    const void *key, *val;
+    size_t klen, vlen;
+    const shmc_set_opts *opts;
+    unsigned rec_flags;
+    shmc_meta *meta;
+};
+
+static int write_record(struct shmc__writer *w, void *arg, uint64_t *sets)
 {
-    static const shmc_set_opts none;
-    const shmc_set_opts *o = opts ? opts : &none;
-    struct writer w;
+    const struct record_write *a = arg;
+    const shmc_set_opts *o = a->opts;
     struct shmc__key k;
     struct shmc__record old;
-    if (o->flags & ~SHMC_SET_ADD)
-        return shmc__fail(SHMC_EINVAL, "set: unknown flags %#x", o->flags);
-    if (!val && vlen)
-        return shmc__fail(SHMC_EINVAL, "set: NULL value of length %zu", vlen);
-    int rc = begin_write(c, &w);
-    if (rc)
-        return rc;
     uint64_t now = shmc__now_ms();
-    rc = shmc__key_make(&k, key, klen, w.inst->max_direct_key);
+    int rc = shmc__key_make(&k, a->key, a->klen, w->inst->max_direct_key);
     if (rc == 0 && ((o->flags & SHMC_SET_ADD) || o->if_version)) {
-        int live = find_live(&w.t, &k, now, &old);
+        int live = find_live(&w->t, &k, now, &old);
         if (live != 0 && live != SHMC_ENOTFOUND)
             rc = live;
         else if ((o->flags & SHMC_SET_ADD) && live == 0 &&
@@ -161,13 +188,28 @@ int shmc__write_record(shmc_cache *c, const void *key, size_t klen,
                             (unsigned long long)o->if_version);
     }
     if (rc == 0)
-        rc = put_entry(&w, &k, val, vlen, now, expiry_from(o, now),
-                       rec_flags, meta);
-    if (rc) {
-        abort_write(&w);
-        return rc;
-    }
-    return commit_write(&w, 1, 0);
+        rc = put_entry(w, &k, a->val, a->vlen, now, expiry_from(o, now),
+                       a->rec_flags, a->meta);
+    *sets = 1;
+    return rc;
+}
+
+int shmc__write_record(shmc_cache *c, const void *key, size_t klen,
+                       const void *val, size_t vlen,
+                       const shmc_set_opts *opts, unsigned rec_flags,
+                       shmc_meta *meta)
+{
+    static const shmc_set_opts none;
+    struct record_write a = {
+        .key = key, .klen = klen, .val = val, .vlen = vlen,
+        .opts = opts ? opts : &none, .rec_flags = rec_flags, .meta = meta,
+    };
+    if (a.opts->flags & ~SHMC_SET_ADD)
+        return shmc__fail(SHMC_EINVAL, "set: unknown flags %#x",
+                          a.opts->flags);
+    if (!val && vlen)
+        return shmc__fail(SHMC_EINVAL, "set: NULL value of length %zu", vlen);
+    return run_adding(c, write_record, &a);
 }
 
 int shmc_set_ex(shmc_cache *c, const void *key, size_t klen, const void *val,
@@ -201,43 +243,46 @@ int shmc_add(shmc_cache *c, const void *key, size_t klen, const void *val,
     return shmc_set_ex(c, key, klen, val, vlen, &o, NULL);
 }
 
-int shmc_touch(shmc_cache *c, const void *key, size_t klen, uint64_t ttl_ms)
+struct touch_write {
+    const void *key;
+    size_t klen;
+    uint64_t ttl_ms;
+};
+
+static int touch_record(struct shmc__writer *w, void *arg, uint64_t *sets)
 {
-    struct writer w;
+    const struct touch_write *a = arg;
     struct shmc__key k;
     struct shmc__record old;
-    int rc = begin_write(c, &w);
+    uint64_t now = shmc__now_ms();
+    int rc = shmc__key_make(&k, a->key, a->klen, w->inst->max_direct_key);
+    if (rc == 0)
+        rc = find_live(&w->t, &k, now, &old);
     if (rc)
         return rc;
-    uint64_t now = shmc__now_ms();
-    rc = shmc__key_make(&k, key, klen, w.inst->max_direct_key);
-    if (rc == 0)
-        rc = find_live(&w.t, &k, now, &old);
-    void *copy = NULL;
-    if (rc == 0) {
-        /* The old value lives in a page the new record may overwrite. */
-        copy = malloc(old.value_len ? old.value_len : 1);
-        if (!copy)
-            rc = shmc__fail(-ENOMEM, "touch: no memory");
-    }
-    if (rc == 0) {
-        memcpy(copy, old.value, old.value_len);
-        shmc_set_opts o = {.ttl_ms = ttl_ms,
-                           .stale_ms = old.expires_at - old.fresh_until};
-        rc = put_entry(&w, &k, copy, old.value_len, now, expiry_from(&o, now),
-                       old.flags, NULL);
-    }
+    /* The old value lives in a page the new record may overwrite. */
+    void *copy = malloc(old.value_len ? old.value_len : 1);
+    if (!copy)
+        return shmc__fail(-ENOMEM, "touch: no memory");
+    memcpy(copy, old.value, old.value_len);
+    shmc_set_opts o = {.ttl_ms = a->ttl_ms,
+                       .stale_ms = old.expires_at - old.fresh_until};
+    rc = put_entry(w, &k, copy, old.value_len, now, expiry_from(&o, now),
+                   old.flags, NULL);
     free(copy);
-    if (rc) {
-        abort_write(&w);
-        return rc;
-    }
-    return commit_write(&w, 0, 0);
+    *sets = 0;
+    return rc;
+}
+
+int shmc_touch(shmc_cache *c, const void *key, size_t klen, uint64_t ttl_ms)
+{
+    struct touch_write a = {.key = key, .klen = klen, .ttl_ms = ttl_ms};
+    return run_adding(c, touch_record, &a);
 }
 
 /* Delete k's record: 0 if it was live, SHMC_ENOTFOUND if there was nothing
  * live (an expired or unreadable record of k goes all the same). */
-static int delete_entry(struct writer *w, const struct shmc__key *k,
+static int delete_entry(struct shmc__writer *w, const struct shmc__key *k,
                         uint64_t now)
 {
     struct shmc__record r;
@@ -253,66 +298,89 @@ static int delete_entry(struct writer *w, const struct shmc__key *k,
     return was_live ? 0 : SHMC_ENOTFOUND;
 }
 
-int shmc_del(shmc_cache *c, const void *key, size_t klen)
+/* Delete one key, counting a live one under counter as well. */
+static int delete_one(shmc_cache *c, const void *key, size_t klen,
+                      enum shmc__counter counter)
 {
-    struct writer w;
+    struct shmc__writer w;
     struct shmc__key k;
-    int rc = begin_write(c, &w);
+    int rc = shmc__writer_begin(c, &w);
     if (rc)
         return rc;
     rc = shmc__key_make(&k, key, klen, w.inst->max_direct_key);
     if (rc == 0)
         rc = delete_entry(&w, &k, shmc__now_ms());
     if (rc != 0 && rc != SHMC_ENOTFOUND) {
-        abort_write(&w);
+        shmc__writer_abort(&w);
         return rc;
     }
     /* Commit even when nothing live went: an expired record may have. */
-    int crc = commit_write(&w, 0, rc == 0);
-    return crc ? crc : rc;
+    int crc = shmc__writer_commit(&w, 0, rc == 0);
+    if (crc)
+        return crc;
+    if (rc == 0 && counter != SHMC__C_DELETES)
+        shmc__count(w.inst->shard, counter, 1);
+    return rc;
+}
+
+int shmc_del(shmc_cache *c, const void *key, size_t klen)
+{
+    return delete_one(c, key, klen, SHMC__C_DELETES);
+}
+
+int shmc_revoke(shmc_cache *c, const void *key, size_t klen)
+{
+    return delete_one(c, key, klen, SHMC__C_REVOCATIONS);
+}
+
+struct many_write {
+    const shmc_item *items;
+    size_t n;
+    const shmc_set_opts *opts;
+};
+
+static int write_many(struct shmc__writer *w, void *arg, uint64_t *sets)
+{
+    const struct many_write *a = arg;
+    uint64_t now = shmc__now_ms();
+    struct expiry e = expiry_from(a->opts, now);
+    int rc = 0;
+    for (size_t i = 0; i < a->n && rc == 0; i++) {
+        const shmc_item *it = &a->items[i];
+        struct shmc__key k;
+        if (!it->val && it->vlen)
+            rc = shmc__fail(SHMC_EINVAL, "mset: item %zu has a NULL value",
+                            i);
+        else
+            rc = shmc__key_make(&k, it->key, it->klen,
+                                w->inst->max_direct_key);
+        if (rc == 0)
+            rc = put_entry(w, &k, it->val, it->vlen, now, e, 0, NULL);
+    }
+    *sets = a->n;
+    return rc;
 }
 
 int shmc_mset(shmc_cache *c, const shmc_item *items, size_t n,
               const shmc_set_opts *opts)
 {
     static const shmc_set_opts none;
-    const shmc_set_opts *o = opts ? opts : &none;
-    struct writer w;
-    if ((!items && n) || o->flags || o->if_version)
+    struct many_write a = {.items = items, .n = n,
+                           .opts = opts ? opts : &none};
+    if ((!items && n) || a.opts->flags || a.opts->if_version)
         return shmc__fail(SHMC_EINVAL,
                           "mset: NULL items, or add/compare-and-set asked");
-    int rc = begin_write(c, &w);
-    if (rc)
-        return rc;
-    uint64_t now = shmc__now_ms();
-    struct expiry e = expiry_from(o, now);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        struct shmc__key k;
-        if (!items[i].val && items[i].vlen)
-            rc = shmc__fail(SHMC_EINVAL, "mset: item %zu has a NULL value",
-                            i);
-        else
-            rc = shmc__key_make(&k, items[i].key, items[i].klen,
-                                w.inst->max_direct_key);
-        if (rc == 0)
-            rc = put_entry(&w, &k, items[i].val, items[i].vlen, now, e, 0,
-                           NULL);
-    }
-    if (rc) {
-        abort_write(&w);
-        return rc;
-    }
-    return commit_write(&w, n, 0);
+    return run_adding(c, write_many, &a);
 }
 
 int shmc_mdel(shmc_cache *c, const shmc_item *items, size_t n,
               size_t *deleted)
 {
-    struct writer w;
+    struct shmc__writer w;
     size_t count = 0;
     if (!items && n)
         return shmc__fail(SHMC_EINVAL, "mdel: NULL items");
-    int rc = begin_write(c, &w);
+    int rc = shmc__writer_begin(c, &w);
     if (rc)
         return rc;
     uint64_t now = shmc__now_ms();
@@ -328,9 +396,9 @@ int shmc_mdel(shmc_cache *c, const shmc_item *items, size_t n,
             rc = 0;
     }
     if (rc == 0)
-        rc = commit_write(&w, 0, count);
+        rc = shmc__writer_commit(&w, 0, count);
     else
-        abort_write(&w);
+        shmc__writer_abort(&w);
     if (deleted)
         *deleted = rc == 0 ? count : 0;
     return rc;
@@ -431,9 +499,9 @@ int shmc_del_prefix(shmc_cache *c, const void *prefix, size_t plen,
             s->pos_len = plen;
         }
         while (rc == 0 && !s->done) {
-            struct writer w;
+            struct shmc__writer w;
             size_t batch = 0;
-            rc = begin_write(c, &w);
+            rc = shmc__writer_begin(c, &w);
             if (rc)
                 break;
             /* A batch deletes up to PREFIX_BATCH keys: more than the
@@ -441,10 +509,10 @@ int shmc_del_prefix(shmc_cache *c, const void *prefix, size_t plen,
             shmc__touched_all(&w.touched);
             rc = prefix_batch(&w.t, s, shmc__now_ms(), &batch);
             if (rc) {
-                abort_write(&w);
+                shmc__writer_abort(&w);
                 break;
             }
-            rc = commit_write(&w, 0, batch);
+            rc = shmc__writer_commit(&w, 0, batch);
             if (rc == 0)
                 total += batch;
         }
@@ -457,16 +525,16 @@ int shmc_del_prefix(shmc_cache *c, const void *prefix, size_t plen,
 
 int shmc_clear(shmc_cache *c)
 {
-    struct writer w;
-    int rc = begin_write(c, &w);
+    struct shmc__writer w;
+    int rc = shmc__writer_begin(c, &w);
     if (rc)
         return rc;
     shmc__touched_all(&w.touched);
     for (int tb = SHMC__T_ENTRIES; tb <= SHMC__T_HASHED && rc == 0; tb++)
         rc = shmc__empty(&w.t, (enum shmc__table)tb, NULL);
     if (rc) {
-        abort_write(&w);
+        shmc__writer_abort(&w);
         return rc;
     }
-    return commit_write(&w, 0, 0);
+    return shmc__writer_commit(&w, 0, 0);
 }

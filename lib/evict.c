@@ -1,0 +1,306 @@
+/* evict.c - making room: the sweep of expired entries and CLOCK eviction.
+ *
+ * Both walk the tables (entries, then hashed, then round again) from a
+ * position saved in the meta table, so that each call resumes where the
+ * last one, in any process, stopped: the sweep's cursor and eviction's
+ * clock hand are two such positions. A walk runs in batches, one write
+ * transaction each, so the LMDB writer lock is never held for long (Redis's
+ * active expire cycle works the same way).
+ *
+ * Removing an expired record moves no version stamp: a per-thread copy of
+ * it is judged expired on every read just as the record was, so nobody can
+ * be served something LMDB would not serve. Evicting a live record moves
+ * its key's stamp like any delete. */
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "errors.h"
+#include "evict.h"
+#include "keys.h"
+#include "recency.h"
+#include "record.h"
+#include "stats.h"
+
+#define POS_SWEEP "sweep-cursor"
+#define POS_EVICT "evict-hand"
+
+#define DEFAULT_BUDGET_US 2000
+#define DEFAULT_BATCH 256
+/* A writer making room for its own write evicts at most this many live
+ * keys: with its own they fit the stamps one transaction tracks, so the
+ * epoch (every process's every copy) does not move. */
+#define ROOM_EVICT_MAX (SHMC__TOUCHED_MAX - 1)
+#define ROOM_VISIT_MAX 64
+/* How long a writer that found the map full may spend evicting. */
+#define FULL_BUDGET_US 200000
+/* After a full map, evict down to this far below the high watermark. */
+#define FULL_MARGIN_PERCENT 10
+
+/* Where a walk stands: the next record it will look at is the first one
+ * at or after key in table. */
+struct walk_pos {
+    enum shmc__table table;
+    size_t len;
+    unsigned char key[SHMC__MAX_DIRECT_KEY];
+};
+
+struct walk {
+    const char *name; /* meta key of the saved position */
+    int evict;        /* also evict live entries not read lately */
+    unsigned visit_max, evict_max; /* per batch; evict_max 0: no limit */
+    uint64_t now;
+    shmc_sweep_result res; /* summed over batches */
+};
+
+static uint64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* A missing or damaged position starts at the beginning. */
+static int load_pos(struct shmc__txn *t, const char *name,
+                    struct walk_pos *p)
+{
+    struct shmc__bytes v;
+    p->table = SHMC__T_ENTRIES;
+    p->len = 0;
+    int rc = shmc__get(t, SHMC__T_META, name, strlen(name), &v);
+    if (rc)
+        return rc == SHMC_ENOTFOUND ? 0 : rc;
+    const unsigned char *b = v.data;
+    if (v.len >= 1 && v.len - 1 <= sizeof p->key &&
+        (b[0] == SHMC__T_ENTRIES || b[0] == SHMC__T_HASHED)) {
+        p->table = (enum shmc__table)b[0];
+        p->len = v.len - 1;
+        memcpy(p->key, b + 1, p->len);
+    }
+    return 0;
+}
+
+static int save_pos(struct shmc__txn *t, const char *name,
+                    const struct walk_pos *p)
+{
+    void *dst;
+    int rc = shmc__put(t, SHMC__T_META, name, strlen(name), p->len + 1, &dst);
+    if (rc == 0) {
+        unsigned char *b = dst;
+        b[0] = (unsigned char)p->table;
+        memcpy(b + 1, p->key, p->len);
+    }
+    return rc;
+}
+
+enum verdict { KEEP, REMOVE_EXPIRED, EVICT };
+
+/* What the walk does with one record; *hash gets its key's hash when it
+ * is evicted. */
+static enum verdict judge(const struct shmc__instance *inst,
+                          const struct walk *wk, enum shmc__table tb,
+                          struct shmc__bytes k, struct shmc__bytes v,
+                          uint64_t *hash)
+{
+    struct shmc__record r;
+    /* No reader can use a record it cannot decode: it only takes room. */
+    if (shmc__record_decode(v.data, v.len, &r) != 0 ||
+        shmc__record_freshness(&r, wk->now) == SHMC__EXPIRED)
+        return REMOVE_EXPIRED;
+    if (!wk->evict)
+        return KEEP;
+    *hash = tb == SHMC__T_ENTRIES ? shmc__key_hash(k.data, k.len)
+                                  : shmc__key_hash(r.key, r.key_len);
+    return shmc__recency_take(&inst->ctl, *hash) ? KEEP : EVICT;
+}
+
+static int batch_full(const struct walk *wk, unsigned visited,
+                      unsigned evicted)
+{
+    return visited == wk->visit_max ||
+           (wk->evict_max && evicted == wk->evict_max);
+}
+
+/* One batch of a walk inside w's transaction: at most one time round. */
+static int walk_batch(struct shmc__writer *w, struct walk *wk)
+{
+    struct walk_pos pos;
+    unsigned visited = 0, evicted = 0, expired = 0, passes = 0;
+    int rc = load_pos(&w->t, wk->name, &pos);
+    while (rc == 0 && !batch_full(wk, visited, evicted) && passes == 0) {
+        struct shmc__cursor *cur;
+        struct shmc__bytes k, v;
+        rc = shmc__cursor_open(&w->t, pos.table, &cur);
+        if (rc)
+            break;
+        rc = shmc__cursor_seek(cur, pos.key, pos.len, &k, &v);
+        while (rc == 0) {
+            /* pos: the record at the cursor, not yet looked at. */
+            memcpy(pos.key, k.data, k.len);
+            pos.len = k.len;
+            if (batch_full(wk, visited, evicted))
+                break;
+            visited++;
+            uint64_t hash = 0;
+            enum verdict verdict = judge(w->inst, wk, pos.table, k, v, &hash);
+            if (verdict == KEEP) {
+                rc = shmc__cursor_next(cur, &k, &v);
+                continue;
+            }
+            rc = shmc__cursor_del(cur);
+            if (verdict == EVICT) {
+                shmc__touched_key(&w->touched, hash);
+                evicted++;
+            } else {
+                expired++;
+            }
+            /* The first record after the deleted one. */
+            if (rc == 0)
+                rc = shmc__cursor_seek(cur, pos.key, pos.len, &k, &v);
+        }
+        shmc__cursor_close(cur);
+        if (rc == SHMC_ENOTFOUND) {
+            /* The end of a table: on to the other one. */
+            if (pos.table == SHMC__T_HASHED)
+                passes++;
+            pos.table = pos.table == SHMC__T_ENTRIES ? SHMC__T_HASHED
+                                                     : SHMC__T_ENTRIES;
+            pos.len = 0;
+            rc = 0;
+        }
+    }
+    if (rc == 0)
+        rc = save_pos(&w->t, wk->name, &pos);
+    if (rc == 0) {
+        w->evicted += evicted;
+        w->expired_removed += expired;
+        wk->res.visited += visited;
+        wk->res.evicted += evicted;
+        wk->res.expired += expired;
+        wk->res.passes += passes;
+    }
+    return rc;
+}
+
+static int above(uint64_t used, uint64_t size, unsigned percent)
+{
+    return used * 100 > size * percent;
+}
+
+/* Walk in batches, each in a transaction of its own, until the budget is
+ * spent and: a sweep (target_percent 0) has gone once round; an eviction
+ * has brought the map down to target_percent, or gone twice round without
+ * removing anything. */
+static int walk_batches(shmc_cache *c, struct walk *wk, unsigned target_percent,
+                        uint64_t budget_us)
+{
+    uint64_t start = monotonic_us();
+    unsigned fruitless_passes = 0;
+    for (;;) {
+        struct shmc__writer w;
+        uint64_t used, size;
+        int rc = shmc__writer_begin(c, &w);
+        if (rc)
+            return rc;
+        rc = shmc__store_space(&w.t, &used, &size);
+        wk->res.map_used = used;
+        if (rc || (target_percent && !above(used, size, target_percent))) {
+            shmc__writer_abort(&w);
+            return rc;
+        }
+        shmc_sweep_result before = wk->res;
+        wk->now = shmc__now_ms();
+        rc = walk_batch(&w, wk);
+        if (rc == 0)
+            rc = shmc__writer_commit(&w, 0, 0);
+        else
+            shmc__writer_abort(&w);
+        if (rc)
+            return rc;
+        if (wk->res.evicted + wk->res.expired > before.evicted + before.expired)
+            fruitless_passes = 0;
+        else
+            fruitless_passes += wk->res.passes - before.passes;
+        if ((!target_percent && wk->res.passes) || fruitless_passes >= 2 ||
+            monotonic_us() - start >= budget_us)
+            return 0;
+    }
+}
+
+int shmc__make_room(struct shmc__writer *w, unsigned high_percent)
+{
+    uint64_t used, size;
+    int rc = shmc__store_space(&w->t, &used, &size);
+    if (rc || !above(used, size, high_percent))
+        return rc;
+    struct walk wk = {
+        .name = POS_EVICT,
+        .evict = 1,
+        .visit_max = ROOM_VISIT_MAX,
+        .evict_max = ROOM_EVICT_MAX,
+        .now = shmc__now_ms(),
+    };
+    return walk_batch(w, &wk);
+}
+
+int shmc__evict_after_full(shmc_cache *c, unsigned high_percent)
+{
+    struct walk wk = {
+        .name = POS_EVICT,
+        .evict = 1,
+        .visit_max = DEFAULT_BATCH,
+    };
+    unsigned target = high_percent > FULL_MARGIN_PERCENT
+                          ? high_percent - FULL_MARGIN_PERCENT
+                          : 1;
+    int rc = walk_batches(c, &wk, target, FULL_BUDGET_US);
+    if (rc == 0 && wk.res.evicted + wk.res.expired == 0)
+        rc = shmc__fail(SHMC_EFULL,
+                        "the map is full and nothing can be evicted");
+    return rc;
+}
+
+static void limits(const shmc_sweep_opts *o, uint64_t *budget_us,
+                   unsigned *batch)
+{
+    *budget_us = o && o->budget_us ? o->budget_us : DEFAULT_BUDGET_US;
+    *batch = o && o->batch ? o->batch : DEFAULT_BATCH;
+}
+
+int shmc_sweep(shmc_cache *c, const shmc_sweep_opts *opts,
+               shmc_sweep_result *res)
+{
+    struct walk wk = {.name = POS_SWEEP};
+    uint64_t budget;
+    limits(opts, &budget, &wk.visit_max);
+    int rc = walk_batches(c, &wk, 0, budget);
+    if (res)
+        *res = wk.res;
+    if (rc)
+        return rc;
+    struct shmc__instance *inst;
+    rc = shmc__instance_get(c, &inst);
+    if (rc)
+        return rc;
+    shmc__count(inst->shard, SHMC__C_SWEEPS, 1);
+    shmc__count(inst->shard, SHMC__C_SWEEP_PASSES, wk.res.passes);
+    atomic_store_explicit(&inst->ctl.hdr->last_sweep_ms, shmc__now_ms(),
+                          memory_order_relaxed);
+    return 0;
+}
+
+int shmc_evict(shmc_cache *c, unsigned target_percent,
+               const shmc_sweep_opts *opts, shmc_sweep_result *res)
+{
+    struct walk wk = {.name = POS_EVICT, .evict = 1};
+    uint64_t budget;
+    if (target_percent < 1 || target_percent > 99)
+        return shmc__fail(SHMC_EINVAL,
+                          "evict: target %u%% is not from 1 to 99",
+                          target_percent);
+    limits(opts, &budget, &wk.visit_max);
+    int rc = walk_batches(c, &wk, target_percent, budget);
+    if (res)
+        *res = wk.res;
+    return rc;
+}
