@@ -243,20 +243,27 @@ int shmc__make_room(struct shmc__writer *w, unsigned high_percent)
     return walk_batch(w, &wk);
 }
 
-int shmc__evict_after_full(shmc_cache *c, unsigned high_percent)
+int shmc__evict_after_full(shmc_cache *c, unsigned high_percent,
+                           unsigned attempt)
 {
     struct walk wk = {
         .name = POS_EVICT,
         .evict = 1,
         .visit_max = DEFAULT_BATCH,
     };
+    /* A write that did not fit after the first round is a big one (up to
+     * half the map), needing a run of contiguous free pages: quarter the
+     * target each time, down to 1%, which evicts everything. */
+    unsigned shift = 2 * attempt < 8 ? 2 * attempt : 8;
     unsigned target = high_percent > FULL_MARGIN_PERCENT
-                          ? high_percent - FULL_MARGIN_PERCENT
-                          : 1;
+                          ? (high_percent - FULL_MARGIN_PERCENT) >> shift
+                          : 0;
+    if (target == 0)
+        target = 1;
     int rc = walk_batches(c, &wk, target, FULL_BUDGET_US);
     if (rc == 0 && wk.res.evicted + wk.res.expired == 0)
-        rc = shmc__fail(SHMC_EFULL,
-                        "the map is full and nothing can be evicted");
+        rc = shmc__fail(SHMC_EFULL, "no room for this write in the map, "
+                                    "with everything evictable evicted");
     return rc;
 }
 

@@ -12,9 +12,11 @@
 int shmc__make_room(struct shmc__writer *w, unsigned high_percent);
 
 /* After a write failed with SHMC_EFULL (and was aborted): evict in
- * transactions of its own until the map is well below high_percent. 0 if
+ * transactions of its own until the map is well below high_percent, and
+ * further below for each failed attempt before (0, 1, ...). 0 if
  * something was removed (the write is worth another try), else
  * SHMC_EFULL or an error. */
-int shmc__evict_after_full(shmc_cache *c, unsigned high_percent);
+int shmc__evict_after_full(shmc_cache *c, unsigned high_percent,
+                           unsigned attempt);
 
 #endif

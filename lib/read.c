@@ -111,6 +111,9 @@ static int read_entry(shmc_cache *c, const void *key, size_t klen,
     struct shmc__l1 *l1 = NULL;
     struct shmc__stamp_view view;
     uint64_t hash = shmc__key_hash(key, klen);
+    /* The mark is touched after the lookup; fetching its cache line now
+     * lets that miss overlap LMDB's walk. */
+    __builtin_prefetch((const void *)shmc__recency_mark(&inst->ctl, hash), 1);
     int cacheable = 0;
     if (c->opts.l1_entries)
         l1 = shmc__l1_of_thread(c->id, c->opts.l1_entries);

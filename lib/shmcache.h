@@ -73,8 +73,11 @@
  * the map is full, the writer first evicts a small batch: expired entries,
  * then entries not read since the eviction clock hand last passed them
  * (CLOCK, an approximation of least-recently-used; every read marks its
- * key's slot in control.shm). A write therefore never fails with SHMC_EFULL
- * while something can be evicted. "In use" counts the pages LMDB's trees
+ * key's slot in control.shm). A write therefore fails with SHMC_EFULL only
+ * when it cannot fit with everything evictable evicted: a transaction
+ * larger than the map, or a record of more than about a quarter of the map
+ * in a map that many small writes have fragmented (a big record needs a
+ * run of contiguous free pages). "In use" counts the pages LMDB's trees
  * hold, not the pages the file has ever touched: pages freed by deletes are
  * reused.
  */

@@ -23,7 +23,7 @@
  * short for other processes. */
 #define PREFIX_BATCH 1024
 /* Times a write that found the map full evicts and tries again. */
-#define FULL_RETRIES 3
+#define FULL_RETRIES 4
 
 struct expiry {
     uint64_t fresh_until, expires_at;
@@ -86,7 +86,7 @@ static int run_adding(shmc_cache *c, adding_fn change, void *arg)
 {
     if (!c)
         return shmc__fail(SHMC_EINVAL, "NULL handle");
-    for (int attempt = 0;; attempt++) {
+    for (unsigned attempt = 0;; attempt++) {
         struct shmc__writer w;
         uint64_t sets = 0;
         int rc = shmc__writer_begin(c, &w);
@@ -101,7 +101,7 @@ static int run_adding(shmc_cache *c, adding_fn change, void *arg)
             shmc__writer_abort(&w);
         if (rc != SHMC_EFULL || attempt == FULL_RETRIES)
             return rc;
-        rc = shmc__evict_after_full(c, c->opts.high_watermark);
+        rc = shmc__evict_after_full(c, c->opts.high_watermark, attempt);
         if (rc)
             return rc;
     }

@@ -392,7 +392,7 @@ static void test_write_larger_than_map(void **state)
     }
     tu_assert_rc(shmc_set(c, "before", 6, "v", 1, 0), 0);
     tu_assert_rc(shmc_mset(c, items, ITEMS, NULL), SHMC_EFULL);
-    assert_non_null(strstr(shmc_last_error(), "full"));
+    assert_non_null(strstr(shmc_last_error(), "no room"));
     /* Nothing of the failed write is stored; smaller writes go on. */
     char buf[8];
     size_t len = sizeof buf;
@@ -402,6 +402,34 @@ static void test_write_larger_than_map(void **state)
     len = sizeof val;
     tu_assert_rc(shmc_get(c, "many00009", 9, val, &len, NULL, 0), 0);
     assert_int_equal(len, sizeof val);
+    shmc_close(c);
+}
+
+/* A big value (a quarter of the map) arriving at a map filled with
+ * small ones: enough of them are evicted for it to fit. */
+static void test_big_value_into_full_map(void **state)
+{
+    shmc_opts small = {.map_size = 1u << 20};
+    shmc_cache *c = tu_open(*state, &small);
+    char key[32], val[200];
+    memset(val, 's', sizeof val);
+    for (int i = 0; i < 20000; i++) {
+        int n = snprintf(key, sizeof key, "small%05d", i);
+        tu_assert_rc(shmc_set(c, key, (size_t)n, val, sizeof val, 0), 0);
+    }
+    size_t big = (size_t)tu_info(c).map_size / 4;
+    char *bigval = malloc(big), *back = malloc(big);
+    assert_non_null(bigval);
+    assert_non_null(back);
+    memset(bigval, 'B', big);
+    tu_assert_rc(shmc_set(c, "big", 3, bigval, big, 0), 0);
+    size_t len = big;
+    tu_assert_rc(shmc_get(c, "big", 3, back, &len, NULL, 0), 0);
+    assert_int_equal(len, big);
+    assert_memory_equal(back, bigval, big);
+    assert_true(tu_stats(c).evictions > 0);
+    free(bigval);
+    free(back);
     shmc_close(c);
 }
 
@@ -425,6 +453,7 @@ int main(void)
         tu_test_with_cache(test_bad_arguments),
         tu_test_with_cache(test_value_too_big),
         tu_test_in_dir(test_write_larger_than_map),
+        tu_test_in_dir(test_big_value_into_full_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
