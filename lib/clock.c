@@ -21,3 +21,10 @@ uint64_t shmc_now_ms(void)
 {
     return shmc__now_ms();
 }
+
+uint64_t shmc__monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}

@@ -12,7 +12,6 @@
  * be served something LMDB would not serve. Evicting a live record moves
  * its key's stamp like any delete. */
 #include <string.h>
-#include <time.h>
 
 #include "clock.h"
 #include "errors.h"
@@ -52,13 +51,6 @@ struct walk {
     uint64_t now;
     shmc_sweep_result res; /* summed over batches */
 };
-
-static uint64_t monotonic_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 /* A missing or damaged position starts at the beginning. */
 static int load_pos(struct shmc__txn *t, const char *name,
@@ -194,7 +186,7 @@ static int above(uint64_t used, uint64_t size, unsigned percent)
 static int walk_batches(shmc_cache *c, struct walk *wk, unsigned target_percent,
                         uint64_t budget_us)
 {
-    uint64_t start = monotonic_us();
+    uint64_t start = shmc__monotonic_us();
     unsigned fruitless_passes = 0;
     for (;;) {
         struct shmc__writer w;
@@ -211,8 +203,11 @@ static int walk_batches(shmc_cache *c, struct walk *wk, unsigned target_percent,
         shmc_sweep_result before = wk->res;
         wk->now = shmc__now_ms();
         rc = walk_batch(&w, wk);
+        /* What this batch leaves, in case it is the last. */
         if (rc == 0)
-            rc = shmc__writer_commit(&w, 0, 0);
+            rc = shmc__store_space(&w.t, &wk->res.map_used, &size);
+        if (rc == 0)
+            rc = shmc__writer_commit(&w);
         else
             shmc__writer_abort(&w);
         if (rc)
@@ -222,7 +217,7 @@ static int walk_batches(shmc_cache *c, struct walk *wk, unsigned target_percent,
         else
             fruitless_passes += wk->res.passes - before.passes;
         if ((!target_percent && wk->res.passes) || fruitless_passes >= 2 ||
-            monotonic_us() - start >= budget_us)
+            shmc__monotonic_us() - start >= budget_us)
             return 0;
     }
 }

@@ -48,7 +48,7 @@ static int walk_all(shmc_cache *c, const void *from, size_t flen,
         rc = shmc__cursor_seek(cur, direct ? from : NULL, direct ? flen : 0,
                                &w.stored, &w.value);
         while (rc == 0) {
-            if (direct && stop_after_prefix &&
+            if (direct && stop_after_prefix && flen &&
                 (w.stored.len < flen || memcmp(w.stored.data, from, flen)))
                 break;
             rc = visit(&w, arg);
@@ -84,7 +84,7 @@ static int scan_one(const struct walked *w, void *arg)
     size_t klen = w->table == SHMC__T_ENTRIES ? w->stored.len : r.key_len;
     /* Cached "not found" answers are no entries to a caller. */
     if (!key || (r.flags & SHMC__REC_NEGATIVE) || klen < s->plen ||
-        memcmp(key, s->prefix, s->plen) != 0)
+        (s->plen && memcmp(key, s->prefix, s->plen) != 0))
         return 0;
     if (!(s->flags & SHMC_SCAN_EXPIRED) &&
         shmc__record_freshness(&r, s->now) == SHMC__EXPIRED)

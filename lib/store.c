@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -580,14 +581,46 @@ int shmc__store_space(struct shmc__txn *t, uint64_t *used, uint64_t *size)
 }
 
 /* mdb_reader_list() hands out one formatted line per reader slot in use:
- * "pid thread txnid". Count the lines whose process is gone. */
-static int count_dead(const char *line, void *arg)
+ * "pid thread txnid" (after a header line). Count them, and those whose
+ * process is gone. */
+struct reader_count {
+    unsigned used, dead;
+};
+
+static int count_reader(const char *line, void *arg)
 {
+    struct reader_count *n = arg;
     char *end;
     long pid = strtol(line, &end, 10);
-    if (end != line && pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
-        ++*(unsigned *)arg;
+    if (end == line || pid <= 0)
+        return 0;
+    n->used++;
+    if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+        n->dead++;
     return 0;
+}
+
+/* mdb_reader_list's line of a slot in use: "pid thread txnid", the txnid
+ * "-" when the slot holds no read. Keep the oldest txnid. */
+static int oldest_read(const char *line, void *arg)
+{
+    unsigned long long pid, thread, txnid;
+    if (sscanf(line, "%llu %llx %llu", &pid, &thread, &txnid) == 3 &&
+        txnid < *(uint64_t *)arg)
+        *(uint64_t *)arg = txnid;
+    return 0;
+}
+
+int shmc__store_readers_behind(struct shmc__store *s)
+{
+    MDB_envinfo info;
+    uint64_t oldest = UINT64_MAX;
+    /* A process killed inside a read would be waited for in vain. */
+    mdb_reader_check(s->env, NULL);
+    if (mdb_env_info(s->env, &info) != 0)
+        return 0;
+    mdb_reader_list(s->env, oldest_read, &oldest);
+    return oldest < info.me_last_txnid;
 }
 
 int shmc__store_reader_check(struct shmc__store *s, unsigned *freed)
@@ -613,9 +646,11 @@ int shmc__store_usage(struct shmc__store *s, struct shmc__store_usage *u)
     u->map_touched = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
     u->page_size = st.ms_psize;
     u->max_readers = info.me_maxreaders;
-    u->readers_used = info.me_numreaders;
-    u->readers_dead = 0;
-    mdb_reader_list(s->env, count_dead, &u->readers_dead);
+    /* me_numreaders is the most slots ever used, not those in use. */
+    struct reader_count n = {0, 0};
+    mdb_reader_list(s->env, count_reader, &n);
+    u->readers_used = n.used;
+    u->readers_dead = n.dead;
     u->entries = 0;
     rc = shmc__read_begin(s, &t);
     if (rc)

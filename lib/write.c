@@ -1,8 +1,8 @@
-/* write.c - every call that changes entries, and the writer (writer.h)
- * they all go through.
+/* write.c - every call that changes entries.
  *
- * Each call is one LMDB write transaction (del_prefix: a series of small
- * ones); calls that add to the map make room first (evict.h). */
+ * Each call is one change run by shmc__writer_run() in one LMDB write
+ * transaction (del_prefix: a series of small ones); calls that add to the
+ * map ask it to make room first. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +10,6 @@
 #include "clock.h"
 #include "entry.h"
 #include "errors.h"
-#include "evict.h"
 #include "instance.h"
 #include "keys.h"
 #include "ops.h"
@@ -18,12 +17,11 @@
 #include "record.h"
 #include "stamps.h"
 #include "stats.h"
+#include "writer.h"
 
 /* Records visited per transaction by del_prefix: keeps the writer lock
  * short for other processes. */
 #define PREFIX_BATCH 1024
-/* Times a write that found the map full evicts and tries again. */
-#define FULL_RETRIES 4
 
 struct expiry {
     uint64_t fresh_until, expires_at;
@@ -38,73 +36,6 @@ static struct expiry expiry_from(const shmc_set_opts *o, uint64_t now)
         e.fresh_until = o->ttl_ms ? shmc__add_ms(now, o->ttl_ms) : UINT64_MAX;
     e.expires_at = shmc__add_ms(e.fresh_until, o->stale_ms);
     return e;
-}
-
-int shmc__writer_begin(shmc_cache *c, struct shmc__writer *w)
-{
-    if (!c)
-        return shmc__fail(SHMC_EINVAL, "NULL handle");
-    memset(&w->touched, 0, sizeof w->touched);
-    w->evicted = w->expired_removed = 0;
-    int rc = shmc__instance_get(c, &w->inst);
-    return rc ? rc : shmc__write_begin(w->inst->store, &w->t);
-}
-
-void shmc__writer_abort(struct shmc__writer *w)
-{
-    shmc__write_abort(&w->t);
-}
-
-int shmc__writer_commit(struct shmc__writer *w, uint64_t sets,
-                        uint64_t deletes)
-{
-    struct shmc__instance *inst = w->inst;
-    shmc__stamps_open(&inst->ctl, &w->touched);
-    int rc = shmc__write_commit(&w->t);
-    shmc__stamps_close(&inst->ctl, &w->touched);
-    if (rc)
-        return rc;
-    static const enum shmc__counter counter[] = {
-        SHMC__C_SETS, SHMC__C_DELETES, SHMC__C_EVICTIONS,
-        SHMC__C_EXPIRED_REMOVED};
-    const uint64_t n[] = {sets, deletes, w->evicted, w->expired_removed};
-    for (size_t i = 0; i < sizeof n / sizeof n[0]; i++)
-        if (n[i])
-            shmc__count(inst->shard, counter[i], n[i]);
-    return 0;
-}
-
-/* A change that adds to the map, run by run_adding(). It returns how many
- * entries it stored, or an error. */
-typedef int (*adding_fn)(struct shmc__writer *w, void *arg, uint64_t *sets);
-
-/* Run change in a write transaction, evicting first if the map is above
- * the handle's high watermark. If LMDB still finds the map full, evict in
- * transactions of their own and run it again: a write fails with
- * SHMC_EFULL only when nothing could be evicted. */
-static int run_adding(shmc_cache *c, adding_fn change, void *arg)
-{
-    if (!c)
-        return shmc__fail(SHMC_EINVAL, "NULL handle");
-    for (unsigned attempt = 0;; attempt++) {
-        struct shmc__writer w;
-        uint64_t sets = 0;
-        int rc = shmc__writer_begin(c, &w);
-        if (rc)
-            return rc;
-        rc = shmc__make_room(&w, c->opts.high_watermark);
-        if (rc == 0)
-            rc = change(&w, arg, &sets);
-        if (rc == 0)
-            rc = shmc__writer_commit(&w, sets, 0);
-        else
-            shmc__writer_abort(&w);
-        if (rc != SHMC_EFULL || attempt == FULL_RETRIES)
-            return rc;
-        rc = shmc__evict_after_full(c, c->opts.high_watermark, attempt);
-        if (rc)
-            return rc;
-    }
 }
 
 /* Write a record for k with a new version and the given SHMC__REC_*
@@ -168,7 +99,7 @@ struct record_write {
     shmc_meta *meta;
 };
 
-static int write_record(struct shmc__writer *w, void *arg, uint64_t *sets)
+static int write_record(struct shmc__writer *w, void *arg, int *answer)
 {
     const struct record_write *a = arg;
     const shmc_set_opts *o = a->opts;
@@ -190,7 +121,8 @@ static int write_record(struct shmc__writer *w, void *arg, uint64_t *sets)
     if (rc == 0)
         rc = put_entry(w, &k, a->val, a->vlen, now, expiry_from(o, now),
                        a->rec_flags, a->meta);
-    *sets = 1;
+    w->sets = 1;
+    *answer = 0;
     return rc;
 }
 
@@ -209,7 +141,7 @@ int shmc__write_record(shmc_cache *c, const void *key, size_t klen,
                           a.opts->flags);
     if (!val && vlen)
         return shmc__fail(SHMC_EINVAL, "set: NULL value of length %zu", vlen);
-    return run_adding(c, write_record, &a);
+    return shmc__writer_run(c, SHMC__WRITE_ADDS, write_record, &a);
 }
 
 int shmc_set_ex(shmc_cache *c, const void *key, size_t klen, const void *val,
@@ -249,7 +181,7 @@ struct touch_write {
     uint64_t ttl_ms;
 };
 
-static int touch_record(struct shmc__writer *w, void *arg, uint64_t *sets)
+static int touch_record(struct shmc__writer *w, void *arg, int *answer)
 {
     const struct touch_write *a = arg;
     struct shmc__key k;
@@ -270,14 +202,14 @@ static int touch_record(struct shmc__writer *w, void *arg, uint64_t *sets)
     rc = put_entry(w, &k, copy, old.value_len, now, expiry_from(&o, now),
                    old.flags, NULL);
     free(copy);
-    *sets = 0;
+    *answer = 0;
     return rc;
 }
 
 int shmc_touch(shmc_cache *c, const void *key, size_t klen, uint64_t ttl_ms)
 {
     struct touch_write a = {.key = key, .klen = klen, .ttl_ms = ttl_ms};
-    return run_adding(c, touch_record, &a);
+    return shmc__writer_run(c, SHMC__WRITE_ADDS, touch_record, &a);
 }
 
 /* Delete k's record: 0 if it was live, SHMC_ENOTFOUND if there was nothing
@@ -298,39 +230,40 @@ static int delete_entry(struct shmc__writer *w, const struct shmc__key *k,
     return was_live ? 0 : SHMC_ENOTFOUND;
 }
 
-/* Delete one key, counting a live one under counter as well. */
-static int delete_one(shmc_cache *c, const void *key, size_t klen,
-                      enum shmc__counter counter)
+struct key_delete {
+    const void *key;
+    size_t klen;
+};
+
+/* Commits even when nothing live went: an expired record may have. */
+static int delete_key(struct shmc__writer *w, void *arg, int *answer)
 {
-    struct shmc__writer w;
+    const struct key_delete *a = arg;
     struct shmc__key k;
-    int rc = shmc__writer_begin(c, &w);
-    if (rc)
-        return rc;
-    rc = shmc__key_make(&k, key, klen, w.inst->max_direct_key);
+    int rc = shmc__key_make(&k, a->key, a->klen, w->inst->max_direct_key);
     if (rc == 0)
-        rc = delete_entry(&w, &k, shmc__now_ms());
-    if (rc != 0 && rc != SHMC_ENOTFOUND) {
-        shmc__writer_abort(&w);
+        rc = delete_entry(w, &k, shmc__now_ms());
+    if (rc != 0 && rc != SHMC_ENOTFOUND)
         return rc;
-    }
-    /* Commit even when nothing live went: an expired record may have. */
-    int crc = shmc__writer_commit(&w, 0, rc == 0);
-    if (crc)
-        return crc;
-    if (rc == 0 && counter != SHMC__C_DELETES)
-        shmc__count(w.inst->shard, counter, 1);
-    return rc;
+    w->deletes = rc == 0;
+    *answer = rc;
+    return 0;
 }
 
 int shmc_del(shmc_cache *c, const void *key, size_t klen)
 {
-    return delete_one(c, key, klen, SHMC__C_DELETES);
+    struct key_delete a = {key, klen};
+    return shmc__writer_run(c, 0, delete_key, &a);
 }
 
 int shmc_revoke(shmc_cache *c, const void *key, size_t klen)
 {
-    return delete_one(c, key, klen, SHMC__C_REVOCATIONS);
+    struct key_delete a = {key, klen};
+    struct shmc__instance *inst;
+    int rc = shmc__writer_run(c, 0, delete_key, &a);
+    if (rc == 0 && shmc__instance_get(c, &inst) == 0)
+        shmc__count(inst->shard, SHMC__C_REVOCATIONS, 1);
+    return rc;
 }
 
 struct many_write {
@@ -339,7 +272,7 @@ struct many_write {
     const shmc_set_opts *opts;
 };
 
-static int write_many(struct shmc__writer *w, void *arg, uint64_t *sets)
+static int write_many(struct shmc__writer *w, void *arg, int *answer)
 {
     const struct many_write *a = arg;
     uint64_t now = shmc__now_ms();
@@ -357,7 +290,8 @@ static int write_many(struct shmc__writer *w, void *arg, uint64_t *sets)
         if (rc == 0)
             rc = put_entry(w, &k, it->val, it->vlen, now, e, 0, NULL);
     }
-    *sets = a->n;
+    w->sets = a->n;
+    *answer = 0;
     return rc;
 }
 
@@ -370,50 +304,65 @@ int shmc_mset(shmc_cache *c, const shmc_item *items, size_t n,
     if ((!items && n) || a.opts->flags || a.opts->if_version)
         return shmc__fail(SHMC_EINVAL,
                           "mset: NULL items, or add/compare-and-set asked");
-    return run_adding(c, write_many, &a);
+    return shmc__writer_run(c, SHMC__WRITE_ADDS, write_many, &a);
+}
+
+struct many_delete {
+    const shmc_item *items;
+    size_t n;
+    size_t deleted; /* out */
+};
+
+static int delete_many(struct shmc__writer *w, void *arg, int *answer)
+{
+    struct many_delete *a = arg;
+    uint64_t now = shmc__now_ms();
+    int rc = 0;
+    a->deleted = 0;
+    for (size_t i = 0; i < a->n && rc == 0; i++) {
+        struct shmc__key k;
+        rc = shmc__key_make(&k, a->items[i].key, a->items[i].klen,
+                            w->inst->max_direct_key);
+        if (rc == 0)
+            rc = delete_entry(w, &k, now);
+        if (rc == 0)
+            a->deleted++;
+        else if (rc == SHMC_ENOTFOUND)
+            rc = 0;
+    }
+    w->deletes = a->deleted;
+    *answer = 0;
+    return rc;
 }
 
 int shmc_mdel(shmc_cache *c, const shmc_item *items, size_t n,
               size_t *deleted)
 {
-    struct shmc__writer w;
-    size_t count = 0;
+    struct many_delete a = {items, n, 0};
     if (!items && n)
         return shmc__fail(SHMC_EINVAL, "mdel: NULL items");
-    int rc = shmc__writer_begin(c, &w);
-    if (rc)
-        return rc;
-    uint64_t now = shmc__now_ms();
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        struct shmc__key k;
-        rc = shmc__key_make(&k, items[i].key, items[i].klen,
-                            w.inst->max_direct_key);
-        if (rc == 0)
-            rc = delete_entry(&w, &k, now);
-        if (rc == 0)
-            count++;
-        else if (rc == SHMC_ENOTFOUND)
-            rc = 0;
-    }
-    if (rc == 0)
-        rc = shmc__writer_commit(&w, 0, count);
-    else
-        shmc__writer_abort(&w);
+    int rc = shmc__writer_run(c, 0, delete_many, &a);
     if (deleted)
-        *deleted = rc == 0 ? count : 0;
+        *deleted = rc == 0 ? a.deleted : 0;
     return rc;
 }
 
 /* ---- delete by prefix ----------------------------------------------- */
 
+/* Where a batch of a prefix scan starts: the first stored key >= key. */
+struct prefix_pos {
+    unsigned char key[SHMC__MAX_DIRECT_KEY];
+    size_t len;
+    int done;
+};
+
 struct prefix_scan {
     enum shmc__table table;
     const void *prefix;
     size_t plen;
-    /* Where the next batch starts: the first stored key >= pos. */
-    unsigned char pos[SHMC__MAX_DIRECT_KEY];
-    size_t pos_len;
-    int done;
+    struct prefix_pos at;   /* committed */
+    struct prefix_pos next; /* where the running batch got to */
+    size_t deleted;         /* live entries the running batch deleted */
 };
 
 static int has_prefix(const void *p, size_t len, const struct prefix_scan *s)
@@ -421,19 +370,26 @@ static int has_prefix(const void *p, size_t len, const struct prefix_scan *s)
     return len >= s->plen && memcmp(p, s->prefix, s->plen) == 0;
 }
 
-/* One transaction's worth of a prefix scan. The entries table is ordered by
- * the user's key, so the scan starts at the prefix and stops after it; the
- * hashed table is ordered by digest, so every record's full key is looked
- * at. */
-static int prefix_batch(struct shmc__txn *t, struct prefix_scan *s,
-                        uint64_t now, size_t *deleted)
+/* One transaction's worth of a prefix scan, from s->at. The entries table
+ * is ordered by the user's key, so the scan starts at the prefix and stops
+ * after it; the hashed table is ordered by digest, so every record's full
+ * key is looked at. A batch deletes up to PREFIX_BATCH keys: more than the
+ * stamps of single keys can say, so the epoch moves. */
+static int prefix_batch(struct shmc__writer *w, void *arg, int *answer)
 {
+    struct prefix_scan *s = arg;
+    struct prefix_pos *pos = &s->next;
     struct shmc__cursor *cur;
     struct shmc__bytes k, v;
-    int rc = shmc__cursor_open(t, s->table, &cur);
+    uint64_t now = shmc__now_ms();
+    *pos = s->at;
+    s->deleted = 0;
+    *answer = 0;
+    shmc__touched_all(&w->touched);
+    int rc = shmc__cursor_open(&w->t, s->table, &cur);
     if (rc)
         return rc;
-    rc = shmc__cursor_seek(cur, s->pos, s->pos_len, &k, &v);
+    rc = shmc__cursor_seek(cur, pos->key, pos->len, &k, &v);
     for (int visited = 0; rc == 0 && visited < PREFIX_BATCH; visited++) {
         struct shmc__record r;
         int decoded = shmc__record_decode(v.data, v.len, &r) == 0;
@@ -441,7 +397,7 @@ static int prefix_batch(struct shmc__txn *t, struct prefix_scan *s,
         size_t user_len = 0;
         if (s->table == SHMC__T_ENTRIES) {
             if (!has_prefix(k.data, k.len, s)) {
-                s->done = 1;
+                pos->done = 1;
                 break;
             }
             user_key = k.data;
@@ -450,25 +406,26 @@ static int prefix_batch(struct shmc__txn *t, struct prefix_scan *s,
             user_key = r.key;
             user_len = r.key_len;
         }
-        memcpy(s->pos, k.data, k.len);
-        s->pos_len = k.len;
+        memcpy(pos->key, k.data, k.len);
+        pos->len = k.len;
         if (user_key && has_prefix(user_key, user_len, s)) {
             if (decoded &&
                 shmc__record_freshness(&r, now) != SHMC__EXPIRED)
-                (*deleted)++;
+                s->deleted++;
             rc = shmc__cursor_del(cur);
             /* The cursor now stands past the deleted key: seek there. */
             if (rc == 0)
-                rc = shmc__cursor_seek(cur, s->pos, s->pos_len, &k, &v);
+                rc = shmc__cursor_seek(cur, pos->key, pos->len, &k, &v);
         } else {
             rc = shmc__cursor_next(cur, &k, &v);
         }
     }
     shmc__cursor_close(cur);
     if (rc == SHMC_ENOTFOUND) {
-        s->done = 1;
+        pos->done = 1;
         rc = 0;
     }
+    w->deletes = s->deleted;
     return rc;
 }
 
@@ -486,35 +443,22 @@ int shmc_del_prefix(shmc_cache *c, const void *prefix, size_t plen,
     if (rc == 0 && !s)
         rc = shmc__fail(-ENOMEM, "del_prefix: no memory");
     for (int tb = SHMC__T_ENTRIES; tb <= SHMC__T_HASHED && rc == 0; tb++) {
-        s->table = (enum shmc__table)tb;
-        s->prefix = prefix;
-        s->plen = plen;
-        s->done = 0;
-        s->pos_len = 0;
+        *s = (struct prefix_scan){.table = (enum shmc__table)tb,
+                                  .prefix = prefix,
+                                  .plen = plen};
         if (tb == SHMC__T_ENTRIES) {
             /* A prefix longer than any direct key can only match long keys. */
             if (plen > inst->max_direct_key)
                 continue;
-            memcpy(s->pos, prefix, plen);
-            s->pos_len = plen;
+            memcpy(s->at.key, prefix, plen);
+            s->at.len = plen;
         }
-        while (rc == 0 && !s->done) {
-            struct shmc__writer w;
-            size_t batch = 0;
-            rc = shmc__writer_begin(c, &w);
-            if (rc)
-                break;
-            /* A batch deletes up to PREFIX_BATCH keys: more than the
-             * stamps of single keys can say. */
-            shmc__touched_all(&w.touched);
-            rc = prefix_batch(&w.t, s, shmc__now_ms(), &batch);
-            if (rc) {
-                shmc__writer_abort(&w);
-                break;
+        while (rc == 0 && !s->at.done) {
+            rc = shmc__writer_run(c, 0, prefix_batch, s);
+            if (rc == 0) {
+                s->at = s->next;
+                total += s->deleted;
             }
-            rc = shmc__writer_commit(&w, 0, batch);
-            if (rc == 0)
-                total += batch;
         }
     }
     free(s);
@@ -523,18 +467,18 @@ int shmc_del_prefix(shmc_cache *c, const void *prefix, size_t plen,
     return rc;
 }
 
+static int clear_all(struct shmc__writer *w, void *arg, int *answer)
+{
+    (void)arg;
+    int rc = 0;
+    shmc__touched_all(&w->touched);
+    for (int tb = SHMC__T_ENTRIES; tb <= SHMC__T_HASHED && rc == 0; tb++)
+        rc = shmc__empty(&w->t, (enum shmc__table)tb, NULL);
+    *answer = 0;
+    return rc;
+}
+
 int shmc_clear(shmc_cache *c)
 {
-    struct shmc__writer w;
-    int rc = shmc__writer_begin(c, &w);
-    if (rc)
-        return rc;
-    shmc__touched_all(&w.touched);
-    for (int tb = SHMC__T_ENTRIES; tb <= SHMC__T_HASHED && rc == 0; tb++)
-        rc = shmc__empty(&w.t, (enum shmc__table)tb, NULL);
-    if (rc) {
-        shmc__writer_abort(&w);
-        return rc;
-    }
-    return shmc__writer_commit(&w, 0, 0);
+    return shmc__writer_run(c, 0, clear_all, NULL);
 }

@@ -17,14 +17,35 @@ struct shmc__writer {
     struct shmc__instance *inst;
     struct shmc__txn t;
     struct shmc__touched touched;
-    uint64_t evicted, expired_removed; /* counted at the commit */
+    /* What the transaction did, counted at the commit: entries stored,
+     * live entries deleted, live entries evicted, expired ones removed. */
+    uint64_t sets, deletes, evicted, expired_removed;
 };
 
 /* Begin a write transaction on c's instance (reopened after a fork). */
 int shmc__writer_begin(shmc_cache *c, struct shmc__writer *w);
 void shmc__writer_abort(struct shmc__writer *w);
-/* Commit, counting sets entries stored and deletes live entries deleted. */
-int shmc__writer_commit(struct shmc__writer *w, uint64_t sets,
-                        uint64_t deletes);
+int shmc__writer_commit(struct shmc__writer *w);
+
+/* A change made inside one write transaction by shmc__writer_run(). It
+ * returns 0 to have the transaction committed, with the caller's answer in
+ * *answer (0, or e.g. SHMC_ENOTFOUND for a delete that found nothing), or
+ * an error to have it aborted. It may run more than once (see below), so
+ * it must leave arg as it found it until the commit. */
+typedef int (*shmc__change_fn)(struct shmc__writer *w, void *arg,
+                               int *answer);
+
+/* Writer flag: the change adds to the map; make room first. */
+#define SHMC__WRITE_ADDS 0x1u
+
+/* Run change in a write transaction and commit it; return the change's
+ * answer, or an error. With SHMC__WRITE_ADDS a small batch is evicted first
+ * when the map is above the handle's high watermark. When LMDB finds the
+ * map full, the change runs again: after waiting for readers that still
+ * see freed pages, or after evicting, so that a write fails with
+ * SHMC_EFULL only when it cannot fit with everything evictable evicted
+ * (or readers held the pages for a second). */
+int shmc__writer_run(shmc_cache *c, unsigned flags, shmc__change_fn change,
+                     void *arg);
 
 #endif

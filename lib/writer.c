@@ -1,0 +1,112 @@
+/* writer.c - the write transaction every change goes through (writer.h).
+ *
+ * The map can be found full for two reasons, told apart here. Either the
+ * trees fill it: evict, and try again. Or pages freed by earlier writes are
+ * still seen by a read of another process (a reader descheduled in the
+ * middle of a get, with many busy processes on few cores): they are free
+ * again once that read ends, so the writer waits for it instead of
+ * evicting what it would otherwise keep. */
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "errors.h"
+#include "evict.h"
+#include "stats.h"
+#include "writer.h"
+
+/* Rounds of eviction a write that found the map full may ask for. */
+#define FULL_EVICTIONS 4
+/* How long, in all, a write that found the map full waits for readers to
+ * let go of freed pages; and its pauses while it waits. */
+#define FULL_WAIT_US 1000000u
+#define FULL_PAUSE_MIN_US 50u
+#define FULL_PAUSE_MAX_US 5000u
+
+int shmc__writer_begin(shmc_cache *c, struct shmc__writer *w)
+{
+    if (!c)
+        return shmc__fail(SHMC_EINVAL, "NULL handle");
+    memset(&w->touched, 0, sizeof w->touched);
+    w->sets = w->deletes = w->evicted = w->expired_removed = 0;
+    int rc = shmc__instance_get(c, &w->inst);
+    return rc ? rc : shmc__write_begin(w->inst->store, &w->t);
+}
+
+void shmc__writer_abort(struct shmc__writer *w)
+{
+    shmc__write_abort(&w->t);
+}
+
+int shmc__writer_commit(struct shmc__writer *w)
+{
+    struct shmc__instance *inst = w->inst;
+    shmc__stamps_open(&inst->ctl, &w->touched);
+    int rc = shmc__write_commit(&w->t);
+    shmc__stamps_close(&inst->ctl, &w->touched);
+    if (rc)
+        return rc;
+    static const enum shmc__counter counter[] = {
+        SHMC__C_SETS, SHMC__C_DELETES, SHMC__C_EVICTIONS,
+        SHMC__C_EXPIRED_REMOVED};
+    const uint64_t n[] = {w->sets, w->deletes, w->evicted,
+                          w->expired_removed};
+    for (size_t i = 0; i < sizeof n / sizeof n[0]; i++)
+        if (n[i])
+            shmc__count(inst->shard, counter[i], n[i]);
+    return 0;
+}
+
+static void pause_us(unsigned us)
+{
+    struct timespec ts = {0, (long)us * 1000};
+    nanosleep(&ts, NULL);
+}
+
+int shmc__writer_run(shmc_cache *c, unsigned flags, shmc__change_fn change,
+                     void *arg)
+{
+    if (!c)
+        return shmc__fail(SHMC_EINVAL, "NULL handle");
+    uint64_t deadline = 0;
+    unsigned pause = FULL_PAUSE_MIN_US, evictions = 0;
+    for (;;) {
+        struct shmc__writer w;
+        int answer = 0;
+        int rc = shmc__writer_begin(c, &w);
+        if (rc)
+            return rc;
+        if (flags & SHMC__WRITE_ADDS)
+            rc = shmc__make_room(&w, c->opts.high_watermark);
+        if (rc == 0)
+            rc = change(&w, arg, &answer);
+        if (rc == 0)
+            rc = shmc__writer_commit(&w);
+        else
+            shmc__writer_abort(&w);
+        if (rc != SHMC_EFULL)
+            return rc ? rc : answer;
+        uint64_t now = shmc__monotonic_us();
+        if (!deadline)
+            deadline = now + FULL_WAIT_US;
+        if (now < deadline && shmc__store_readers_behind(w.inst->store)) {
+            pause_us(pause);
+            if (pause < FULL_PAUSE_MAX_US)
+                pause *= 2;
+            continue;
+        }
+        pause = FULL_PAUSE_MIN_US;
+        if (now >= deadline)
+            return shmc__fail(SHMC_EFULL,
+                              "the map stayed full for a second: reads "
+                              "still see the pages writes freed (raise "
+                              "map_size)");
+        if (evictions == FULL_EVICTIONS)
+            return shmc__fail(SHMC_EFULL,
+                              "no room for this write in the map, with "
+                              "everything evictable evicted");
+        rc = shmc__evict_after_full(c, c->opts.high_watermark, evictions++);
+        if (rc && rc != SHMC_EFULL)
+            return rc;
+    }
+}
