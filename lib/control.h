@@ -8,8 +8,8 @@
  *            last one is the epoch, moved by changes to many keys at once
  *   locks    lock_slots process-shared robust recursive mutexes, one per
  *            cache line (see locks.c)
- *   recency  recency_slots bytes, the "read since the clock hand passed"
- *            marks of eviction (see recency.h)
+ *   recency  recency_slots bytes, the "read in which pass of the clock
+ *            hand" marks of eviction (see recency.h)
  * Later sections are added at the end and announced by offsets in the
  * header, with a new layout version. */
 #ifndef SHMC_CONTROL_H
@@ -55,6 +55,8 @@ struct shmc__control_header {
     _Atomic uint64_t last_version;
     /* Wall clock of the last shmc_sweep(), for shmcache-stat. */
     _Atomic uint64_t last_sweep_ms;
+    /* Passes of the eviction clock hand round the cache (recency.h). */
+    _Atomic uint32_t evict_pass;
 };
 
 struct shmc__control {

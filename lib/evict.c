@@ -33,6 +33,15 @@
 #define ROOM_VISIT_MAX 64
 /* How long a writer that found the map full may spend evicting. */
 #define FULL_BUDGET_US 200000
+/* Bytes of the map kept free beyond any watermark (see above()). */
+#define RESERVE_BYTES (128u * 1024)
+/* The smallest batch an eviction falls back to when deleting finds the map
+ * full. */
+#define MIN_BATCH 8
+/* An entry just read stays for the rest of the hand's pass and the next
+ * one (recency.h): an eviction that went round this many times more
+ * without removing anything has nothing left to remove. */
+#define FRUITLESS_PASSES 2
 /* After a full map, evict down to this far below the high watermark. */
 #define FULL_MARGIN_PERCENT 10
 
@@ -46,6 +55,7 @@ struct walk_pos {
 
 struct walk {
     const char *name; /* meta key of the saved position */
+    int blocked;      /* stopped: not even a small batch could be written */
     int evict;        /* also evict live entries not read lately */
     unsigned visit_max, evict_max; /* per batch; evict_max 0: no limit */
     uint64_t now;
@@ -103,7 +113,7 @@ static enum verdict judge(const struct shmc__instance *inst,
         return KEEP;
     *hash = tb == SHMC__T_ENTRIES ? shmc__key_hash(k.data, k.len)
                                   : shmc__key_hash(r.key, r.key_len);
-    return shmc__recency_take(&inst->ctl, *hash) ? KEEP : EVICT;
+    return shmc__recency_recent(&inst->ctl, *hash) ? KEEP : EVICT;
 }
 
 static int batch_full(const struct walk *wk, unsigned visited,
@@ -152,9 +162,14 @@ static int walk_batch(struct shmc__writer *w, struct walk *wk)
         }
         shmc__cursor_close(cur);
         if (rc == SHMC_ENOTFOUND) {
-            /* The end of a table: on to the other one. */
-            if (pos.table == SHMC__T_HASHED)
+            /* The end of a table: on to the other one. The hand's pass
+             * counts at once, even if this transaction is then aborted:
+             * entries then only look one pass older than they are. */
+            if (pos.table == SHMC__T_HASHED) {
                 passes++;
+                if (wk->evict)
+                    shmc__recency_pass(&w->inst->ctl);
+            }
             pos.table = pos.table == SHMC__T_ENTRIES ? SHMC__T_HASHED
                                                      : SHMC__T_ENTRIES;
             pos.len = 0;
@@ -174,14 +189,21 @@ static int walk_batch(struct shmc__writer *w, struct walk *wk)
     return rc;
 }
 
+/* Whether more than percent of the map is in use, or more than all but
+ * the reserve: a write transaction takes new pages for every page it
+ * changes (evicting ones too), so a small map needs room beyond its
+ * watermark. */
 static int above(uint64_t used, uint64_t size, unsigned percent)
 {
-    return used * 100 > size * percent;
+    uint64_t limit = size / 100 * percent;
+    if (size > 2 * RESERVE_BYTES && limit > size - RESERVE_BYTES)
+        limit = size - RESERVE_BYTES;
+    return used > limit;
 }
 
 /* Walk in batches, each in a transaction of its own, until the budget is
  * spent and: a sweep (target_percent 0) has gone once round; an eviction
- * has brought the map down to target_percent, or gone twice round without
+ * has brought the map down to target_percent, or gone round without
  * removing anything. */
 static int walk_batches(shmc_cache *c, struct walk *wk, unsigned target_percent,
                         uint64_t budget_us)
@@ -210,13 +232,28 @@ static int walk_batches(shmc_cache *c, struct walk *wk, unsigned target_percent,
             rc = shmc__writer_commit(&w);
         else
             shmc__writer_abort(&w);
+        if (rc == SHMC_EFULL) {
+            /* Deleting copies the pages it changes (and saving the
+             * position takes one): with almost no page left, because
+             * reads still hold the pages freed lately, delete less at a
+             * time; when not even a small batch fits, stop, and the next
+             * call goes on once the readers have moved on. */
+            wk->res = before;
+            if (wk->visit_max <= MIN_BATCH) {
+                wk->blocked = 1;
+                return 0;
+            }
+            wk->visit_max /= 2;
+            continue;
+        }
         if (rc)
             return rc;
         if (wk->res.evicted + wk->res.expired > before.evicted + before.expired)
             fruitless_passes = 0;
         else
             fruitless_passes += wk->res.passes - before.passes;
-        if ((!target_percent && wk->res.passes) || fruitless_passes >= 2 ||
+        if ((!target_percent && wk->res.passes) ||
+            fruitless_passes > FRUITLESS_PASSES ||
             shmc__monotonic_us() - start >= budget_us)
             return 0;
     }
@@ -238,8 +275,8 @@ int shmc__make_room(struct shmc__writer *w, unsigned high_percent)
     return walk_batch(w, &wk);
 }
 
-int shmc__evict_after_full(shmc_cache *c, unsigned high_percent,
-                           unsigned attempt)
+enum shmc__room shmc__evict_after_full(shmc_cache *c, unsigned high_percent,
+                                       unsigned attempt, int *err)
 {
     struct walk wk = {
         .name = POS_EVICT,
@@ -255,11 +292,14 @@ int shmc__evict_after_full(shmc_cache *c, unsigned high_percent,
                           : 0;
     if (target == 0)
         target = 1;
-    int rc = walk_batches(c, &wk, target, FULL_BUDGET_US);
-    if (rc == 0 && wk.res.evicted + wk.res.expired == 0)
-        rc = shmc__fail(SHMC_EFULL, "no room for this write in the map, "
-                                    "with everything evictable evicted");
-    return rc;
+    *err = walk_batches(c, &wk, target, FULL_BUDGET_US);
+    if (*err)
+        return SHMC__ROOM_ERROR;
+    if (wk.res.evicted + wk.res.expired)
+        return SHMC__ROOM_MADE;
+    if (wk.blocked)
+        return SHMC__ROOM_BLOCKED;
+    return wk.res.visited ? SHMC__ROOM_NOTHING_LEFT : SHMC__ROOM_BELOW;
 }
 
 static void limits(const shmc_sweep_opts *o, uint64_t *budget_us,

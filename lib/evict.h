@@ -11,12 +11,20 @@
  * stamps, not the epoch, move). */
 int shmc__make_room(struct shmc__writer *w, unsigned high_percent);
 
+/* What evicting after a full map did. */
+enum shmc__room {
+    SHMC__ROOM_MADE,         /* entries went: the write may fit now */
+    SHMC__ROOM_BELOW,        /* the trees are already below the target */
+    SHMC__ROOM_BLOCKED,      /* not even a small batch of deletes could be
+                                written: reads hold the pages freed lately */
+    SHMC__ROOM_NOTHING_LEFT, /* went round: nothing more can be evicted */
+    SHMC__ROOM_ERROR,        /* another error, in *err */
+};
+
 /* After a write failed with SHMC_EFULL (and was aborted): evict in
- * transactions of its own until the map is well below high_percent, and
- * further below for each failed attempt before (0, 1, ...). 0 if
- * something was removed (the write is worth another try), else
- * SHMC_EFULL or an error. */
-int shmc__evict_after_full(shmc_cache *c, unsigned high_percent,
-                           unsigned attempt);
+ * transactions of their own until the map is well below high_percent, and
+ * further below for each attempt before (0, 1, ...). */
+enum shmc__room shmc__evict_after_full(shmc_cache *c, unsigned high_percent,
+                                       unsigned attempt, int *err);
 
 #endif

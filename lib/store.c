@@ -620,7 +620,9 @@ int shmc__store_readers_behind(struct shmc__store *s)
     if (mdb_env_info(s->env, &info) != 0)
         return 0;
     mdb_reader_list(s->env, oldest_read, &oldest);
-    return oldest < info.me_last_txnid;
+    /* Pages freed by a commit can be reused once every read began after
+     * it: a read of the last commit still holds what that commit freed. */
+    return oldest <= info.me_last_txnid;
 }
 
 int shmc__store_reader_check(struct shmc__store *s, unsigned *freed)

@@ -115,8 +115,8 @@ int shmc__store_usage(struct shmc__store *s, struct shmc__store_usage *u);
  * size. Cheap: no walk. */
 int shmc__store_space(struct shmc__txn *t, uint64_t *used, uint64_t *size);
 
-/* Whether a read still in progress began before the last commit: the
- * pages freed since cannot be reused until it ends. */
+/* Whether a read in progress (of a live process) holds pages that
+ * commits freed: they cannot be reused until it ends. */
 int shmc__store_readers_behind(struct shmc__store *s);
 
 /* Free the reader slots of processes that no longer exist; *freed gets

@@ -15,7 +15,8 @@
 #include "stats.h"
 #include "writer.h"
 
-/* Rounds of eviction a write that found the map full may ask for. */
+/* Rounds of eviction, each going further down, a write that found the map
+ * full may ask for. */
 #define FULL_EVICTIONS 4
 /* How long, in all, a write that found the map full waits for readers to
  * let go of freed pages; and its pauses while it waits. */
@@ -63,6 +64,12 @@ static void pause_us(unsigned us)
     nanosleep(&ts, NULL);
 }
 
+static int no_room(void)
+{
+    return shmc__fail(SHMC_EFULL, "no room for this write in the map, with "
+                                  "everything evictable evicted");
+}
+
 int shmc__writer_run(shmc_cache *c, unsigned flags, shmc__change_fn change,
                      void *arg)
 {
@@ -89,24 +96,36 @@ int shmc__writer_run(shmc_cache *c, unsigned flags, shmc__change_fn change,
         uint64_t now = shmc__monotonic_us();
         if (!deadline)
             deadline = now + FULL_WAIT_US;
-        if (now < deadline && shmc__store_readers_behind(w.inst->store)) {
-            pause_us(pause);
-            if (pause < FULL_PAUSE_MAX_US)
-                pause *= 2;
-            continue;
-        }
-        pause = FULL_PAUSE_MIN_US;
         if (now >= deadline)
             return shmc__fail(SHMC_EFULL,
-                              "the map stayed full for a second: reads "
-                              "still see the pages writes freed (raise "
-                              "map_size)");
-        if (evictions == FULL_EVICTIONS)
-            return shmc__fail(SHMC_EFULL,
-                              "no room for this write in the map, with "
-                              "everything evictable evicted");
-        rc = shmc__evict_after_full(c, c->opts.high_watermark, evictions++);
-        if (rc && rc != SHMC_EFULL)
+                              "the map stayed full for a second (reads "
+                              "holding the pages writes freed, or too "
+                              "little contiguous room): raise map_size");
+        if (evictions > FULL_EVICTIONS)
+            return no_room();
+        switch (shmc__evict_after_full(c, c->opts.high_watermark, evictions,
+                                       &rc)) {
+        case SHMC__ROOM_MADE:
+            evictions++;
+            continue;
+        case SHMC__ROOM_NOTHING_LEFT:
+            return no_room();
+        case SHMC__ROOM_ERROR:
             return rc;
+        case SHMC__ROOM_BELOW:
+            /* Full, with little in the trees: pages freed lately are
+             * still held by reads (wait for them), or the write needs
+             * more contiguous room than is free (evict further). */
+            if (!shmc__store_readers_behind(w.inst->store)) {
+                evictions++;
+                continue;
+            }
+            break;
+        case SHMC__ROOM_BLOCKED:
+            break;
+        }
+        pause_us(pause);
+        if (pause < FULL_PAUSE_MAX_US)
+            pause *= 2;
     }
 }
