@@ -135,9 +135,13 @@ int cli_open(const struct cli_instance *ci, shmc_cache **out)
     const char *path = ci->path ? ci->path : SHMC_DEFAULT_PATH;
     int rc = shmc_open(out, path, &ci->opts);
     if (rc) {
+        /* The library's detail names the path and the reason. */
         const char *detail = shmc_last_error();
-        cli_error("cannot open %s: %s%s%s", path, shmc_strerror(rc),
-                  *detail ? ": " : "", detail);
+        if (*detail)
+            cli_error("cannot open the instance: %s (%s)", detail,
+                      shmc_strerror(rc));
+        else
+            cli_error("cannot open %s: %s", path, shmc_strerror(rc));
     }
     return rc;
 }
