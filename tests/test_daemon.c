@@ -581,6 +581,19 @@ static int no_dead_readers(shmc_cache *c, const void *arg)
     return tu_info(c).readers_dead == 0;
 }
 
+/* Rewrite a few keys 300 times (a few MiB of copied pages if none is
+ * reused, well within the map); the bytes of the map touched after. */
+static uint64_t churn(shmc_cache *c)
+{
+    char key[16], val[1000];
+    memset(val, 'c', sizeof val);
+    for (int i = 0; i < 300; i++) {
+        int n = snprintf(key, sizeof key, "churn%d", i % 8);
+        tu_assert_rc(shmc_set(c, key, (size_t)n, val, sizeof val, 0), 0);
+    }
+    return tu_info(c).map_touched;
+}
+
 static void test_frees_readers_of_killed_processes(void **state)
 {
     struct tu_dir *d = *state;
@@ -588,9 +601,14 @@ static void test_frees_readers_of_killed_processes(void **state)
     tu_set(c, "held", "by a reader");
     const shmc_stats before = tu_stats(c);
 
-    /* Without the daemon, a killed reader's slot stays taken. */
+    /* Without the daemon, a killed reader's slot stays taken, and the
+     * snapshot it held keeps every page freed since from reuse: the map
+     * grows with every write. */
     assert_true(tu_kill_child(spawn_reader(d->inst)));
     tu_sleep_ms(3 * TICK_MS);
+    assert_int_equal(tu_info(c).readers_dead, 1);
+    uint64_t pinned = tu_info(c).map_touched;
+    assert_true(churn(c) > pinned + (1u << 20));
     assert_int_equal(tu_info(c).readers_dead, 1);
 
     struct daemon dm;
@@ -620,6 +638,9 @@ static void test_frees_readers_of_killed_processes(void **state)
                 HOLDERS);
     assert_file_contains(dm.log, "reader slot");
     tu_assert_value(c, "held", "by a reader");
+    /* Freed pages are reused again: the map stops growing. */
+    uint64_t settled = churn(c);
+    assert_true(churn(c) <= settled + 64 * 1024);
     stop_daemon(&dm);
 }
 
