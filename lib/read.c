@@ -31,7 +31,10 @@ static int serve(struct shmc__instance *inst, const struct shmc__record *r,
                  unsigned flags, deliver_fn deliver, void *arg,
                  enum shmc__counter *counted)
 {
-    switch (shmc__record_freshness(r, shmc__now_ms())) {
+    /* An entry that never goes stale needs no clock, a good part of a
+     * read's own time otherwise. */
+    uint64_t now = r->fresh_until == UINT64_MAX ? 0 : shmc__now_ms();
+    switch (shmc__record_freshness(r, now)) {
     case SHMC__FRESH:
         /* A cached "not found": a hit for get_or_compute, which asked for
          * it; an ordinary miss for everyone else. */
