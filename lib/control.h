@@ -24,7 +24,7 @@
 
 #define SHMC__CONTROL_NAME "control.shm"
 #define SHMC__CONTROL_MAGIC 0x314c5443434d4853ull /* "SHMCCTL1" */
-#define SHMC__LAYOUT_VERSION 4u
+#define SHMC__LAYOUT_VERSION 5u
 #define SHMC__COUNTER_SHARDS 64u
 #define SHMC__COUNTERS_PER_SHARD 32u /* one shard: four cache lines */
 #define SHMC__STAMP_SLOTS 65536u     /* a power of two */
@@ -51,12 +51,13 @@ struct shmc__control_header {
     uint64_t recency_offset;
     uint32_t recency_slots; /* creation option, a power of two */
     uint32_t reserved;
-    /* The last entry version handed out (see shmc__version_time). */
-    _Atomic uint64_t last_version;
     /* Wall clock of the last shmc_sweep(), for shmcache-stat. */
     _Atomic uint64_t last_sweep_ms;
-    /* Passes of the eviction clock hand round the cache (recency.h). */
-    _Atomic uint32_t evict_pass;
+    /* Passes of the eviction clock hand round the cache (recency.h): read
+     * by every get, so kept off the line every set writes. */
+    _Alignas(SHMC__CACHE_LINE) _Atomic uint32_t evict_pass;
+    /* The last entry version handed out (see shmc__version_time). */
+    _Alignas(SHMC__CACHE_LINE) _Atomic uint64_t last_version;
 };
 
 struct shmc__control {
