@@ -61,12 +61,24 @@ int maint_attach(struct maint_instance *m, const char *path,
     }
     /* Open first: shmc_open checks that the directory is safe to use
      * (owner, mode, no symbolic link) before a file is created in it. */
-    int rc = shmc_open(&m->cache, path, opts);
+    /* Sweeping, evicting and freeing reader slots read no entry: the
+     * daemon holds no key. */
+    shmc_opts maintenance = *opts;
+    maintenance.flags |= SHMC_OPEN_NOKEYS;
+    int rc = shmc_open(&m->cache, path, &maintenance);
     if (rc) {
         log_shmc_failure(path, "cannot open", rc);
         maint_release(m);
         return -1;
     }
+    shmc_info info;
+    rc = shmc_info_get(m->cache, &info);
+    if (rc) {
+        log_shmc_failure(path, "cannot read its size", rc);
+        maint_release(m);
+        return -1;
+    }
+    m->map_size = info.map_size;
     if (take_lock(m)) {
         maint_release(m);
         return -1;
@@ -88,27 +100,24 @@ static unsigned percent_of(uint64_t part, uint64_t whole)
     return whole ? (unsigned)(part * 100 / whole) : 0;
 }
 
-/* Evict down to the low watermark when the map is above the high one. */
+/* Evict down to the low watermark when the map is above the high one.
+ * used: what the sweep just left (shmc_info_get would also walk the lock
+ * table and every reader slot: too much for every tick). */
 static int evict_if_full(struct maint_instance *m, const struct config *cfg,
-                         const shmc_sweep_opts *limits)
+                         const shmc_sweep_opts *limits, uint64_t used)
 {
-    shmc_info info;
-    int rc = shmc_info_get(m->cache, &info);
-    if (rc)
-        return rc;
-    if (info.map_used * 100 <= (uint64_t)cfg->high_watermark * info.map_size)
+    if (used * 100 <= (uint64_t)cfg->high_watermark * m->map_size)
         return 0;
     shmc_sweep_result res = {0};
-    rc = shmc_evict(m->cache, cfg->low_watermark, limits, &res);
+    int rc = shmc_evict(m->cache, cfg->low_watermark, limits, &res);
     if (rc)
         return rc;
     log_msg(LOG_LEVEL_INFO,
             "%s: map %u%% in use, above %u%%: evicted %llu entries and %llu "
             "expired ones; now %u%%",
-            m->path, percent_of(info.map_used, info.map_size),
-            cfg->high_watermark, (unsigned long long)res.evicted,
-            (unsigned long long)res.expired,
-            percent_of(res.map_used, info.map_size));
+            m->path, percent_of(used, m->map_size), cfg->high_watermark,
+            (unsigned long long)res.evicted, (unsigned long long)res.expired,
+            percent_of(res.map_used, m->map_size));
     return 0;
 }
 
@@ -138,7 +147,7 @@ static int run_round(struct maint_instance *m, const struct config *cfg,
                 (unsigned long long)swept.expired);
 
     *step = "eviction";
-    return evict_if_full(m, cfg, &limits);
+    return evict_if_full(m, cfg, &limits, swept.map_used);
 }
 
 void maint_tick(struct maint_instance *m, const struct config *cfg)

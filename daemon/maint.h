@@ -15,6 +15,7 @@
 struct maint_instance {
     char *path;
     shmc_cache *cache;
+    uint64_t map_size; /* fixed when the instance was made */
     int lock_fd;
     /* The failure of the last round, 0 for none: a failure that lasts is
      * logged once, not every tick. */

@@ -55,7 +55,13 @@ struct walk_pos {
 
 struct walk {
     const char *name; /* meta key of the saved position */
-    int blocked;      /* stopped: not even a small batch could be written */
+    enum walk_stop {
+        STOP_BELOW_TARGET, /* the map is down to the target */
+        STOP_WENT_ROUND,   /* a sweep went round, or an eviction found
+                              nothing more to remove */
+        STOP_BUDGET,       /* the time was spent */
+        STOP_BLOCKED,      /* not even a small batch could be written */
+    } stop;
     int evict;        /* also evict live entries not read lately */
     unsigned visit_max, evict_max; /* per batch; evict_max 0: no limit */
     uint64_t now;
@@ -162,13 +168,10 @@ static int walk_batch(struct shmc__writer *w, struct walk *wk)
         }
         shmc__cursor_close(cur);
         if (rc == SHMC_ENOTFOUND) {
-            /* The end of a table: on to the other one. The hand's pass
-             * counts at once, even if this transaction is then aborted:
-             * entries then only look one pass older than they are. */
+            /* The end of a table: on to the other one. */
             if (pos.table == SHMC__T_HASHED) {
                 passes++;
-                if (wk->evict)
-                    shmc__recency_pass(&w->inst->ctl);
+                w->hand_passes += wk->evict;
             }
             pos.table = pos.table == SHMC__T_ENTRIES ? SHMC__T_HASHED
                                                      : SHMC__T_ENTRIES;
@@ -220,6 +223,7 @@ static int walk_batches(shmc_cache *c, struct walk *wk, unsigned target_percent,
         wk->res.map_used = used;
         if (rc || (target_percent && !above(used, size, target_percent))) {
             shmc__writer_abort(&w);
+            wk->stop = STOP_BELOW_TARGET;
             return rc;
         }
         shmc_sweep_result before = wk->res;
@@ -240,7 +244,7 @@ static int walk_batches(shmc_cache *c, struct walk *wk, unsigned target_percent,
              * call goes on once the readers have moved on. */
             wk->res = before;
             if (wk->visit_max <= MIN_BATCH) {
-                wk->blocked = 1;
+                wk->stop = STOP_BLOCKED;
                 return 0;
             }
             wk->visit_max /= 2;
@@ -253,9 +257,14 @@ static int walk_batches(shmc_cache *c, struct walk *wk, unsigned target_percent,
         else
             fruitless_passes += wk->res.passes - before.passes;
         if ((!target_percent && wk->res.passes) ||
-            fruitless_passes > FRUITLESS_PASSES ||
-            shmc__monotonic_us() - start >= budget_us)
+            fruitless_passes > FRUITLESS_PASSES) {
+            wk->stop = STOP_WENT_ROUND;
             return 0;
+        }
+        if (shmc__monotonic_us() - start >= budget_us) {
+            wk->stop = STOP_BUDGET;
+            return 0;
+        }
     }
 }
 
@@ -275,18 +284,38 @@ int shmc__make_room(struct shmc__writer *w, unsigned high_percent)
     return walk_batch(w, &wk);
 }
 
+/* LMDB lets a transaction reuse the pages a commit freed only from the
+ * second transaction after it: commit one that rewrites the hand's
+ * position, so that the write tried next can have the pages an eviction
+ * just freed. */
+static void let_freed_pages_go(shmc_cache *c)
+{
+    struct shmc__writer w;
+    struct walk_pos pos;
+    if (shmc__writer_begin(c, &w))
+        return;
+    int rc = load_pos(&w.t, POS_EVICT, &pos);
+    if (rc == 0)
+        rc = save_pos(&w.t, POS_EVICT, &pos);
+    if (rc == 0)
+        shmc__writer_commit(&w);
+    else
+        shmc__writer_abort(&w);
+}
+
 enum shmc__room shmc__evict_after_full(shmc_cache *c, unsigned high_percent,
-                                       unsigned attempt, int *err)
+                                       unsigned attempt, int big, int *err)
 {
     struct walk wk = {
         .name = POS_EVICT,
         .evict = 1,
         .visit_max = DEFAULT_BATCH,
     };
-    /* A write that did not fit after the first round is a big one (up to
-     * half the map), needing a run of contiguous free pages: quarter the
-     * target each time, down to 1%, which evicts everything. */
-    unsigned shift = 2 * attempt < 8 ? 2 * attempt : 8;
+    /* A big write (a few percent of the map or more) that did not fit
+     * after the first round needs a run of contiguous free pages: quarter
+     * the target each time, down to 1%, which evicts everything. A small
+     * one only ever asks for the first round's room. */
+    unsigned shift = big ? (2 * attempt < 8 ? 2 * attempt : 8) : 0;
     unsigned target = high_percent > FULL_MARGIN_PERCENT
                           ? (high_percent - FULL_MARGIN_PERCENT) >> shift
                           : 0;
@@ -295,11 +324,21 @@ enum shmc__room shmc__evict_after_full(shmc_cache *c, unsigned high_percent,
     *err = walk_batches(c, &wk, target, FULL_BUDGET_US);
     if (*err)
         return SHMC__ROOM_ERROR;
-    if (wk.res.evicted + wk.res.expired)
+    int removed = wk.res.evicted + wk.res.expired > 0;
+    if (removed || wk.stop == STOP_BELOW_TARGET)
+        let_freed_pages_go(c);
+    if (removed)
         return SHMC__ROOM_MADE;
-    if (wk.blocked)
-        return SHMC__ROOM_BLOCKED;
-    return wk.res.visited ? SHMC__ROOM_NOTHING_LEFT : SHMC__ROOM_BELOW;
+    switch (wk.stop) {
+    case STOP_BELOW_TARGET:
+        return SHMC__ROOM_BELOW;
+    case STOP_WENT_ROUND:
+        return SHMC__ROOM_NOTHING_LEFT;
+    case STOP_BUDGET:
+    case STOP_BLOCKED:
+        break;
+    }
+    return SHMC__ROOM_BLOCKED;
 }
 
 static void limits(const shmc_sweep_opts *o, uint64_t *budget_us,

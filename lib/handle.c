@@ -43,8 +43,13 @@ int shmc_open(shmc_cache **out, const char *path, const shmc_opts *opts)
         rc = shmc__fail(SHMC_EINVAL,
                         "high_watermark %u is not a percentage from 10 to 99",
                         c->opts.high_watermark);
-    else if (c->opts.flags & ~SHMC_OPEN_NOCREATE)
+    else if (c->opts.flags & ~(SHMC_OPEN_NOCREATE | SHMC_OPEN_NOKEYS))
         rc = shmc__fail(SHMC_EINVAL, "unknown open flags %#x", c->opts.flags);
+    if (rc == 0)
+        rc = shmc__protect_init(&c->protect, &c->opts);
+    /* The handle keeps its secrets in protect only. */
+    c->opts.key_secret = NULL;
+    c->opts.value_key = c->opts.old_value_keys = NULL;
     if (!c->opts.high_watermark)
         c->opts.high_watermark = SHMC_DEFAULT_HIGH_WATERMARK;
     c->path = strdup(path ? path : SHMC_DEFAULT_PATH);
@@ -52,9 +57,15 @@ int shmc_open(shmc_cache **out, const char *path, const shmc_opts *opts)
     c->opts.group = c->group;
     if (rc == 0 && (!c->path || (c->opts.group && !c->group)))
         rc = shmc__fail(-ENOMEM, "no memory for a handle");
+    int attached = 0;
     if (rc == 0)
-        rc = shmc__instance_attach(c);
+        attached = (rc = shmc__instance_attach(c)) == 0;
+    if (rc == 0 && !(c->opts.flags & SHMC_OPEN_NOKEYS))
+        rc = shmc__protect_check(c, &c->protect);
     if (rc) {
+        if (attached)
+            shmc__instance_detach(c);
+        shmc__protect_wipe(&c->protect);
         free(c->path);
         free(c->group);
         free(c);
@@ -70,6 +81,7 @@ void shmc_close(shmc_cache *c)
         return;
     shmc__instance_detach(c);
     shmc__l1_forget(c->id);
+    shmc__protect_wipe(&c->protect);
     free(c->path);
     free(c->group);
     free(c);
@@ -115,6 +127,7 @@ int shmc_stats_get(shmc_cache *c, shmc_stats *out)
         .sweeps = sum[SHMC__C_SWEEPS],
         .sweep_passes = sum[SHMC__C_SWEEP_PASSES],
         .readers_reclaimed = sum[SHMC__C_READERS_RECLAIMED],
+        .decrypt_failures = sum[SHMC__C_DECRYPT_FAILURES],
         .last_sweep_ms = atomic_load_explicit(&inst->ctl.hdr->last_sweep_ms,
                                               memory_order_relaxed),
     };

@@ -159,9 +159,16 @@ static int instance_open(struct shmc__instance *inst, int dirfd,
     rc = shmc__control_open(&inst->ctl, dirfd, c->path, a, &ccfg);
     if (rc)
         return rc;
+    /* LMDB opens its files by name: through the directory checked and
+     * held as dirfd, not through c->path, which whoever owns a directory
+     * on the way (a shared root, see path.c) could meanwhile point
+     * elsewhere. */
+    char open_dir[32];
+    snprintf(open_dir, sizeof open_dir, "/proc/self/fd/%d", dirfd);
     /* Holding the control lock: no other process opens or closes LMDB. */
     struct shmc__store_config scfg = {
         .dir = c->path,
+        .open_dir = open_dir,
         .map_size = inst->ctl.hdr->map_size,
         .max_readers = inst->ctl.hdr->max_readers,
         .file_mode = shmc__file_mode(a),
@@ -260,6 +267,7 @@ int shmc__instance_attach(shmc_cache *c)
         rc = acquire(c, &inst);
         if (rc == 0) {
             c->inst = inst;
+            c->protect.keying.max_direct = inst->max_direct_key;
             atomic_store_explicit(&c->generation, gen, memory_order_release);
         }
     }

@@ -14,6 +14,7 @@
 
 #include "control.h"
 #include "path.h"
+#include "protect.h"
 #include "shmcache.h"
 #include "store.h"
 
@@ -39,7 +40,8 @@ struct shmc_cache {
     _Atomic uint64_t generation;
     char *path;
     char *group;
-    shmc_opts opts;
+    shmc_opts opts; /* its secrets cleared: protect holds them */
+    struct shmc__protect protect;
 };
 
 extern _Atomic uint64_t shmc__fork_generation;

@@ -4,6 +4,7 @@
 #include <openssl/sha.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "errors.h"
 #include "shmcache.h"
 
@@ -41,16 +42,51 @@ int shmc__key_check(const void *key, size_t klen)
     return 0;
 }
 
+/* The stored form of a key (or a namespace prefix: whole 0) under the
+ * secret: a tag for each namespace level, then, for a whole key, its own
+ * digest. Levels beyond SHMC__NS_LEVELS get no tag of their own: they
+ * belong to the last level kept. */
+static int secret_form(const struct shmc__keying *ky, const unsigned char *key,
+                       size_t klen, int whole, unsigned char *out,
+                       size_t *len)
+{
+    static const unsigned char level_domain = 'n', key_domain = 'k';
+    unsigned char tag[SHMC__DIGEST_LEN];
+    size_t levels = 0, n = 0;
+    for (size_t i = 0; i < klen && levels < SHMC__NS_LEVELS; i++) {
+        if (key[i] != ky->separator)
+            continue;
+        const struct shmc__part parts[] = {{&level_domain, 1}, {key, i + 1}};
+        if (shmc__hmac_sha256(ky->secret, ky->secret_len, parts, 2, tag))
+            return shmc__fail(SHMC_EINTERNAL, "HMAC of a key failed");
+        levels++;
+        memcpy(out + n, tag, SHMC__NS_TAG_LEN);
+        n += SHMC__NS_TAG_LEN;
+    }
+    if (whole) {
+        const struct shmc__part parts[] = {{&key_domain, 1}, {key, klen}};
+        if (shmc__hmac_sha256(ky->secret, ky->secret_len, parts, 2, out + n))
+            return shmc__fail(SHMC_EINTERNAL, "HMAC of a key failed");
+        n += SHMC__DIGEST_LEN;
+    }
+    *len = n;
+    return 0;
+}
+
 int shmc__key_make(struct shmc__key *k, const void *key, size_t klen,
-                   size_t max_direct)
+                   const struct shmc__keying *ky)
 {
     int rc = shmc__key_check(key, klen);
     if (rc)
         return rc;
     k->full = key;
     k->full_len = klen;
-    if (klen <= max_direct) {
-        k->table = SHMC__T_ENTRIES;
+    k->table = SHMC__T_ENTRIES;
+    if (ky->secret) {
+        k->stored = k->digest;
+        return secret_form(ky, key, klen, 1, k->digest, &k->stored_len);
+    }
+    if (klen <= ky->max_direct) {
         k->stored = key;
         k->stored_len = klen;
         return 0;
@@ -59,6 +95,18 @@ int shmc__key_make(struct shmc__key *k, const void *key, size_t klen,
         return shmc__fail(SHMC_EINTERNAL, "SHA-256 of a long key failed");
     k->table = SHMC__T_HASHED;
     k->stored = k->digest;
-    k->stored_len = sizeof k->digest;
+    k->stored_len = SHMC__DIGEST_LEN;
     return 0;
+}
+
+int shmc__key_namespace(const struct shmc__keying *ky, const void *prefix,
+                        size_t plen, unsigned char *out, size_t *len)
+{
+    const unsigned char *p = prefix;
+    if (plen == 0 || p[plen - 1] != ky->separator)
+        return shmc__fail(SHMC_EINVAL,
+                          "with a key secret, a prefix must end with the "
+                          "namespace separator '%c'",
+                          ky->separator);
+    return secret_form(ky, p, plen, 0, out, len);
 }

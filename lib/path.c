@@ -5,7 +5,21 @@
  * what we store) or a directory of theirs (to feed us entries). Each
  * component is opened relative to the descriptor of its parent with
  * O_NOFOLLOW and checked with fstat on that descriptor, so there is no
- * window between the check and the use. */
+ * window between the check and the use.
+ *
+ * Users share a root such as /dev/shm/shmcache as they share /tmp. A
+ * public directory (writable by all, with the sticky bit) is accepted on
+ * the way whoever owns it, and one created on the way inside a public
+ * directory is made public too (01777): whoever opens an instance there
+ * first creates the root, and every user then makes their own instance
+ * directory in it. The sticky bit keeps users from removing or renaming
+ * each other's entries; the root's owner still can, so nothing below it
+ * is trusted for its name: the instance directory must be the caller's
+ * (root included) or its configured group's and writable by no one else,
+ * and what is in it is reached through its descriptor. The worst the
+ * owner of a shared root can do is remove instances, never read or feed
+ * one. Everywhere else a directory on the way must be owned by root or
+ * the caller, and directories created there are 0755. */
 #include "path.h"
 
 #include <errno.h>
@@ -21,8 +35,10 @@
 #include "errors.h"
 #include "shmcache.h"
 
-/* Parents created on the way: others may pass through, not write. */
+/* Parents created on the way: others may pass through, not write... */
 #define PARENT_MODE 0755
+/* ...unless created in a public directory: a root that users share. */
+#define SHARED_ROOT_MODE 01777
 
 int shmc__access_from_group(struct shmc__access *a, const char *group)
 {
@@ -82,9 +98,11 @@ static int check_owned(const struct stat *st, const char *name,
     if (want_dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode))
         return shmc__fail(SHMC_EUNSAFE, "%s: not a %s", name,
                           want_dir ? "directory" : "regular file");
-    /* Only root and members of the group can give a file that group. */
+    /* Only root and members of the group can give a file that group. Root
+     * is no exception to the owner: the owner of a directory can swap the
+     * files in it while they are being checked and opened. */
     int group_shared = a->has_group && st->st_gid == a->gid;
-    if (me != 0 && st->st_uid != me && !group_shared)
+    if (st->st_uid != me && !group_shared)
         return shmc__fail(SHMC_EUNSAFE, "%s: owned by uid %u, not by uid %u",
                           name, (unsigned)st->st_uid, (unsigned)me);
     if (st->st_mode & S_IWOTH)
@@ -99,23 +117,47 @@ static int check_owned(const struct stat *st, const char *name,
     return 0;
 }
 
-/* A directory above the instance: only root or the caller could have put
- * it there, and if others may write in it, the sticky bit keeps them from
- * replacing what is ours (as in /tmp and /dev/shm). */
-static int check_parent(int fd, const char *name)
+/* Every user may create entries in it, and the sticky bit keeps them from
+ * removing or renaming what is not theirs: /tmp, /dev/shm, a shared root. */
+static int is_public(const struct stat *st)
 {
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-        return shmc__fail(-errno, "%s: %s", name, strerror(errno));
-    if (st.st_uid != 0 && st.st_uid != geteuid())
-        return shmc__fail(SHMC_EUNSAFE, "%s: owned by uid %u", name,
-                          (unsigned)st.st_uid);
-    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+    return S_ISDIR(st->st_mode) && (st->st_mode & S_IWOTH) &&
+           (st->st_mode & S_ISVTX);
+}
+
+/* A directory above the instance: public, or one that only root or the
+ * caller could have put there, which if others may write in it has the
+ * sticky bit. */
+static int check_parent(const struct stat *st, const char *name)
+{
+    if (is_public(st))
+        return 0;
+    if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(st->st_mode & S_ISVTX))
         return shmc__fail(SHMC_EUNSAFE,
                           "%s: writable by others without the sticky bit "
                           "(mode %04o)",
-                          name, (unsigned)(st.st_mode & 07777));
+                          name, (unsigned)(st->st_mode & 07777));
+    if (st->st_uid != 0 && st->st_uid != geteuid())
+        return shmc__fail(SHMC_EUNSAFE,
+                          "%s: owned by uid %u, neither root nor uid %u, and "
+                          "not public (writable by all with the sticky bit, "
+                          "mode %04o)",
+                          name, (unsigned)st->st_uid, (unsigned)geteuid(),
+                          (unsigned)(st->st_mode & 07777));
     return 0;
+}
+
+/* Permission to open comp was denied: say whose it is, which tells another
+ * user's private instance from a mode that keeps its owner out. */
+static int fail_denied(int parent, const char *comp, const char *shown)
+{
+    struct stat st;
+    if (fstatat(parent, comp, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return shmc__fail(-EACCES, "%s: %s", shown, strerror(EACCES));
+    return shmc__fail(-EACCES, "%s: %s (owned by uid %u, mode %04o; this "
+                               "process is uid %u)",
+                      shown, strerror(EACCES), (unsigned)st.st_uid,
+                      (unsigned)(st.st_mode & 07777), (unsigned)geteuid());
 }
 
 /* Open one component below parent, creating it with mode if absent
@@ -139,6 +181,8 @@ static int open_component(int parent, const char *comp, const char *shown,
                                   shown);
             return shmc__fail(SHMC_EUNSAFE, "%s: not a directory", shown);
         }
+        if (err == EACCES)
+            return fail_denied(parent, comp, shown);
         if (err != ENOENT || mode == 0)
             return shmc__fail(-err, "%s: %s", shown, strerror(err));
         if (mkdirat(parent, comp, mode) == 0)
@@ -175,9 +219,14 @@ int shmc__path_open(const char *path, const struct shmc__access *a,
     while (len > 1 && copy[len - 1] == '/')
         copy[--len] = '\0';
 
+    /* st: the directory the walk has reached, which decides how a missing
+     * component below it is made. */
+    struct stat st;
     int fd = open(path[0] == '/' ? "/" : ".",
                   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = fd < 0 ? shmc__fail(-errno, "%s: %s", path, strerror(errno)) : 0;
+    int rc = fd < 0 || fstat(fd, &st) < 0
+                 ? shmc__fail(-errno, "%s: %s", path, strerror(errno))
+                 : 0;
     char *save = NULL;
     char *comp = strtok_r(copy, "/", &save);
     if (rc == 0 && !comp)
@@ -193,7 +242,9 @@ int shmc__path_open(const char *path, const struct shmc__access *a,
             continue;
         }
         int child, created;
-        mode_t mode = last ? shmc__dir_mode(a) : PARENT_MODE;
+        mode_t mode = last             ? shmc__dir_mode(a)
+                      : is_public(&st) ? SHARED_ROOT_MODE
+                                       : PARENT_MODE;
         rc = open_component(fd, comp, shown, create ? mode : 0, &child,
                             &created);
         if (rc)
@@ -201,17 +252,14 @@ int shmc__path_open(const char *path, const struct shmc__access *a,
         close(fd);
         fd = child;
         if (last && created)
-            rc = shmc__path_set_access(fd, shown, a, shmc__dir_mode(a));
-        else if (created && fchmod(fd, PARENT_MODE) < 0)
+            rc = shmc__path_set_access(fd, shown, a, mode);
+        else if (created && fchmod(fd, mode) < 0)
             rc = shmc__fail(-errno, "%s: chmod: %s", shown, strerror(errno));
-        if (rc == 0 && last) {
-            struct stat st;
-            rc = fstat(fd, &st) < 0 ? shmc__fail(-errno, "%s: %s", shown,
-                                                 strerror(errno))
-                                    : check_owned(&st, shown, a, 1);
-        } else if (rc == 0) {
-            rc = check_parent(fd, shown);
-        }
+        if (rc == 0 && fstat(fd, &st) < 0)
+            rc = shmc__fail(-errno, "%s: %s", shown, strerror(errno));
+        if (rc == 0)
+            rc = last ? check_owned(&st, shown, a, 1)
+                      : check_parent(&st, shown);
         comp = next;
     }
     free(copy);

@@ -26,9 +26,9 @@ int shmc__path_open(const char *path, const struct shmc__access *a,
                     int create, int *dirfd);
 
 /* Check a file of the instance (fd open on it, name for messages): a
- * regular file owned by the caller (or anyone, for root), not writable by
- * others, nor by group unless a group is configured. Returns 0 or
- * SHMC_EUNSAFE. */
+ * regular file owned by the caller (root included) or by the configured
+ * group, not writable by others, nor by group unless a group is
+ * configured. Returns 0 or SHMC_EUNSAFE. */
 int shmc__path_check_file(int fd, const char *name,
                           const struct shmc__access *a);
 

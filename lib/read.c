@@ -17,6 +17,7 @@
 #include "keys.h"
 #include "l1.h"
 #include "ops.h"
+#include "payload.h"
 #include "recency.h"
 #include "record.h"
 #include "stamps.h"
@@ -25,9 +26,49 @@
 typedef int (*deliver_fn)(const struct shmc__record *r, int status,
                           void *arg);
 
+/* Hand r to deliver, opening a compressed or encrypted value first. A
+ * value that does not open (another key, altered bytes) is a miss, never
+ * wrong data. */
+static int deliver_value(struct shmc__instance *inst,
+                         const struct shmc__protect *p,
+                         const struct shmc__key *k,
+                         const struct shmc__record *r, int status,
+                         deliver_fn deliver, void *arg,
+                         enum shmc__counter *counted)
+{
+    if (!(r->flags & SHMC__REC_ENCODED) && !p->value_keys)
+        return deliver(r, status, arg);
+    struct shmc__record plain = *r;
+    void *owned;
+    int rc = shmc__payload_open(p, k, r, &owned, &plain.value,
+                                &plain.value_len);
+    if (rc == SHMC_ECORRUPT) {
+        if (p->value_keys)
+            shmc__count(inst->shard, SHMC__C_DECRYPT_FAILURES, 1);
+        *counted = SHMC__C_MISSES;
+        return SHMC_ENOTFOUND;
+    }
+    if (rc)
+        return rc;
+    rc = deliver(&plain, status, arg);
+    free(owned);
+    return rc;
+}
+
+/* Delivers nothing: for a cached "not found", whose only content is that
+ * it opens. */
+static int deliver_status(const struct shmc__record *r, int status,
+                          void *arg)
+{
+    (void)r;
+    (void)arg;
+    return status;
+}
+
 /* A found record: judge it fresh, stale or expired, hand it to deliver if
  * the caller may have it, and say which counter the read goes to. */
-static int serve(struct shmc__instance *inst, const struct shmc__record *r,
+static int serve(struct shmc__instance *inst, const struct shmc__protect *p,
+                 const struct shmc__key *k, const struct shmc__record *r,
                  unsigned flags, deliver_fn deliver, void *arg,
                  enum shmc__counter *counted)
 {
@@ -42,15 +83,19 @@ static int serve(struct shmc__instance *inst, const struct shmc__record *r,
             if (!(flags & SHMC__GET_NEGATIVE))
                 return SHMC_ENOTFOUND;
             *counted = SHMC__C_HITS;
-            return SHMC__NEGATIVE;
+            /* Sealed like a value, so that a flag flipped on another
+             * record cannot make the key look absent. */
+            return deliver_value(inst, p, k, r, SHMC__NEGATIVE,
+                                 deliver_status, NULL, counted);
         }
         *counted = SHMC__C_HITS;
-        return deliver(r, 0, arg);
+        return deliver_value(inst, p, k, r, 0, deliver, arg, counted);
     case SHMC__STALE:
         if (!(flags & SHMC_GET_STALE) || (r->flags & SHMC__REC_NEGATIVE))
             return SHMC_ENOTFOUND;
         *counted = SHMC__C_STALE_HITS;
-        return deliver(r, SHMC_STALE, arg);
+        return deliver_value(inst, p, k, r, SHMC_STALE, deliver, arg,
+                             counted);
     case SHMC__EXPIRED:
         break;
     }
@@ -61,22 +106,26 @@ static int serve(struct shmc__instance *inst, const struct shmc__record *r,
 
 /* serve() with the thread's cache held, so that a view callback reading
  * inside it is not overwritten by a nested read. */
-static int serve_held(struct shmc__instance *inst, struct shmc__l1 *l1,
+static int serve_held(struct shmc__instance *inst,
+                      const struct shmc__protect *p,
+                      const struct shmc__key *k, struct shmc__l1 *l1,
                       const struct shmc__record *r, unsigned flags,
                       deliver_fn deliver, void *arg,
                       enum shmc__counter *counted)
 {
     if (!l1)
-        return serve(inst, r, flags, deliver, arg, counted);
+        return serve(inst, p, k, r, flags, deliver, arg, counted);
     shmc__l1_hold(l1);
-    int rc = serve(inst, r, flags, deliver, arg, counted);
+    int rc = serve(inst, p, k, r, flags, deliver, arg, counted);
     shmc__l1_release(l1);
     return rc;
 }
 
 /* Read from LMDB; with a cache, keep a copy if the key's stamps show that
- * no write of it began since `view` was read before the transaction. */
-static int read_lmdb(struct shmc__instance *inst, const struct shmc__key *k,
+ * no write of it began since `view` was read before the transaction (and
+ * the value is stored as it is: the cache keeps no opened values). */
+static int read_lmdb(struct shmc__instance *inst,
+                     const struct shmc__protect *p, const struct shmc__key *k,
                      struct shmc__l1 *l1, uint64_t hash,
                      const struct shmc__stamp_view *view, unsigned flags,
                      deliver_fn deliver, void *arg,
@@ -88,9 +137,14 @@ static int read_lmdb(struct shmc__instance *inst, const struct shmc__key *k,
     if (rc)
         return rc;
     rc = shmc__entry_find(&t, k, &r);
+    /* A record that does not parse is no entry: a miss, which the next
+     * write of the key replaces (shmc_verify reports it). */
+    if (rc == SHMC_ECORRUPT)
+        rc = SHMC_ENOTFOUND;
     if (rc == 0) {
-        rc = serve_held(inst, l1, &r, flags, deliver, arg, counted);
-        if (view && shmc__stamps_same(&inst->ctl, view))
+        rc = serve_held(inst, p, k, l1, &r, flags, deliver, arg, counted);
+        if (view && !(r.flags & SHMC__REC_ENCODED) && !p->value_keys &&
+            shmc__stamps_same(&inst->ctl, view))
             shmc__l1_store(l1, view, hash, k->full, k->full_len, &r);
     }
     shmc__read_end(&t);
@@ -105,9 +159,11 @@ static int read_entry(shmc_cache *c, const void *key, size_t klen,
     struct shmc__record r;
     if (!c)
         return shmc__fail(SHMC_EINVAL, "get: NULL handle");
-    int rc = shmc__instance_get(c, &inst);
+    int rc = shmc__protect_entries_allowed(c);
     if (rc == 0)
-        rc = shmc__key_make(&k, key, klen, inst->max_direct_key);
+        rc = shmc__instance_get(c, &inst);
+    if (rc == 0)
+        rc = shmc__key_make(&k, key, klen, &c->protect.keying);
     if (rc)
         return rc;
     enum shmc__counter counted = SHMC__C_MISSES;
@@ -122,14 +178,16 @@ static int read_entry(shmc_cache *c, const void *key, size_t klen,
         l1 = shmc__l1_of_thread(c->id, c->opts.l1_entries);
     if (l1 && shmc__l1_find(l1, &inst->ctl, hash, key, klen, &r) == 0) {
         /* The stamps vouch that LMDB holds this very record. */
-        rc = serve_held(inst, l1, &r, flags, deliver, arg, &counted);
+        rc = serve_held(inst, &c->protect, &k, l1, &r, flags, deliver, arg,
+                        &counted);
         if (counted != SHMC__C_MISSES && !(flags & SHMC__GET_UNCOUNTED))
             shmc__count(inst->shard, SHMC__C_L1_HITS, 1);
     } else {
         if (l1)
             cacheable = shmc__stamps_read(&inst->ctl, hash, &view);
-        rc = read_lmdb(inst, &k, l1, hash, cacheable ? &view : NULL, flags,
-                       deliver, arg, &counted);
+        rc = read_lmdb(inst, &c->protect, &k, l1, hash,
+                       cacheable ? &view : NULL, flags, deliver, arg,
+                       &counted);
     }
     /* A hit counts even if delivery failed (a small buffer); an error that
      * prevented the lookup counts as nothing. */

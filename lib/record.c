@@ -58,7 +58,7 @@ void shmc__record_encode(void *dst, const struct shmc__record *r)
     put48(p + 18, r->expires_at);
     if (r->key_len)
         memcpy(p + SHMC__RECORD_HEADER, r->key, r->key_len);
-    if (r->value_len)
+    if (r->value && r->value_len)
         memcpy(p + SHMC__RECORD_HEADER + r->key_len, r->value, r->value_len);
 }
 
@@ -81,6 +81,7 @@ const char *shmc__record_problem(const void *src, size_t len,
         return "fresh-until after expires-at";
     if (r->key_len > len - SHMC__RECORD_HEADER)
         return "key length beyond the record";
+    r->raw = p;
     r->key = r->key_len ? p + SHMC__RECORD_HEADER : NULL;
     r->value = p + SHMC__RECORD_HEADER + r->key_len;
     r->value_len = len - SHMC__RECORD_HEADER - r->key_len;

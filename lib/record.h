@@ -31,8 +31,12 @@
 
 /* Flags. A record with an unknown flag is refused; the byte keeps room for
  * compression and encryption. */
-#define SHMC__REC_NEGATIVE 0x01u /* a cached "not found": no value */
-#define SHMC__REC_KNOWN_FLAGS 0x01u
+#define SHMC__REC_NEGATIVE 0x01u   /* a cached "not found": no value */
+#define SHMC__REC_COMPRESSED 0x02u /* the value is stored compressed */
+#define SHMC__REC_ENCRYPTED 0x04u  /* the value is stored encrypted */
+#define SHMC__REC_KNOWN_FLAGS 0x07u
+/* Flags whose values must go through payload.h to be read. */
+#define SHMC__REC_ENCODED (SHMC__REC_COMPRESSED | SHMC__REC_ENCRYPTED)
 
 struct shmc__record {
     uint8_t flags;
@@ -43,6 +47,7 @@ struct shmc__record {
     uint16_t key_len;
     const void *value;
     size_t value_len;
+    const void *raw; /* where the record starts (decode only) */
 };
 
 enum shmc__freshness { SHMC__FRESH, SHMC__STALE, SHMC__EXPIRED };
@@ -66,7 +71,8 @@ static inline size_t shmc__record_size(const struct shmc__record *r)
     return SHMC__RECORD_HEADER + (size_t)r->key_len + r->value_len;
 }
 
-/* Write r into dst, which holds shmc__record_size(r) bytes. */
+/* Write r into dst, which holds shmc__record_size(r) bytes; with a NULL
+ * value, the header and key only (the value's bytes are written after). */
 void shmc__record_encode(void *dst, const struct shmc__record *r);
 
 /* Parse len bytes at src into r; key and value point into src. Pure: reads

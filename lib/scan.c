@@ -3,9 +3,11 @@
 #include <string.h>
 
 #include "clock.h"
+#include "crypto.h"
 #include "errors.h"
 #include "instance.h"
 #include "keys.h"
+#include "protect.h"
 #include "record.h"
 
 /* A record written more than this far ahead of the clock is suspect. */
@@ -101,6 +103,11 @@ int shmc_scan(shmc_cache *c, const void *prefix, size_t plen, unsigned flags,
         return shmc__fail(SHMC_EINVAL, "scan: no callback, or a bad prefix");
     if (flags & ~SHMC_SCAN_EXPIRED)
         return shmc__fail(SHMC_EINVAL, "scan: unknown flags %#x", flags);
+    if (c && shmc__protect_entries_allowed(c))
+        return SHMC_EKEYMISMATCH;
+    if (c && c->protect.keying.secret)
+        return shmc__fail(SHMC_EINVAL, "scan: keys are stored as HMACs "
+                                       "under the key secret");
     struct scan s = {.prefix = prefix, .plen = plen, .flags = flags,
                      .now = shmc__now_ms(), .fn = fn, .arg = arg};
     return walk_all(c, prefix, plen, 1, scan_one, &s);
@@ -110,7 +117,7 @@ int shmc_scan(shmc_cache *c, const void *prefix, size_t plen, unsigned flags,
 
 struct verify {
     uint64_t now;
-    size_t max_direct;
+    struct shmc__keying keying; /* how a long key is stored */
     shmc_verify_fn fn;
     void *arg;
     shmc_verify_result res;
@@ -123,14 +130,18 @@ static const char *record_problem(const struct verify *v,
 {
     if (shmc__version_time(r->version) > v->now + FUTURE_SLACK_MS)
         return "written in the future";
-    if ((r->flags & SHMC__REC_NEGATIVE) && r->value_len)
+    /* An encrypted one holds the seal of an empty value. */
+    size_t empty = r->flags & SHMC__REC_ENCRYPTED
+                       ? SHMC__KEY_ID_LEN + SHMC__AEAD_OVERHEAD
+                       : 0;
+    if ((r->flags & SHMC__REC_NEGATIVE) && r->value_len != empty)
         return "a cached \"not found\" that holds a value";
     if (w->table == SHMC__T_ENTRIES)
         return r->key_len ? "a short key's record carries a key" : NULL;
     if (!r->key_len)
         return "a long key's record lacks its key";
     struct shmc__key k;
-    if (shmc__key_make(&k, r->key, r->key_len, v->max_direct) != 0 ||
+    if (shmc__key_make(&k, r->key, r->key_len, &v->keying) != 0 ||
         !shmc__key_hashed(&k))
         return "a short key stored under a digest";
     if (w->stored.len != SHMC__DIGEST_LEN ||
@@ -166,7 +177,7 @@ int shmc_verify(shmc_cache *c, shmc_verify_fn fn, void *arg,
     if (rc)
         return rc;
     struct verify v = {.now = shmc__now_ms(),
-                       .max_direct = inst->max_direct_key,
+                       .keying = {.max_direct = inst->max_direct_key},
                        .fn = fn,
                        .arg = arg};
     rc = walk_all(c, NULL, 0, 0, verify_one, &v);

@@ -64,6 +64,36 @@
  * more; one record (value plus a small header and, for long keys, the key)
  * may take at most half the map (SHMC_ETOOBIG beyond that).
  *
+ * PROTECTING WHAT THE CACHE HOLDS
+ *
+ * Caches of API keys and tokens are the first thing an attacker on the host
+ * reads. Three options, each set the same way by every process of an
+ * instance (the instance records a fingerprint of each, never the secret,
+ * and an open with another secret, or without one, is SHMC_EKEYMISMATCH):
+ *  - key_secret: keys are stored as HMAC-SHA256 under the secret, so the
+ *    files reveal neither keys nor their lengths. Prefix deletion still
+ *    works on namespaces: a key is split at each namespace separator (':'
+ *    by default) and every namespace level is stored as its own short HMAC
+ *    before the key's, so "user:42:" names the stored prefix of every key
+ *    that starts with it ("user:42:profile", "user:42:tokens:abc"). With a
+ *    secret, shmc_del_prefix() takes only prefixes that end with the
+ *    separator (SHMC_EINVAL otherwise), shmc_scan() cannot list keys
+ *    (SHMC_EINVAL), and the file shows how many levels a key has and which
+ *    keys share a namespace, nothing more. At most 8 levels are kept apart:
+ *    deeper ones belong to the eighth, and a prefix deeper than that
+ *    deletes its whole eighth-level namespace.
+ *  - compress_threshold: values from a few KiB up are compressed with zstd.
+ *  - value_key: values are encrypted with AES-256-GCM, a fresh random nonce
+ *    per write; the stored key, the record header and the version are
+ *    authenticated with it, so a record moved to another key or altered in
+ *    any byte reads as a miss (never as wrong data), is counted
+ *    (shmc_stats.decrypt_failures), and is replaced by the next write of its
+ *    key. old_value_keys lets readers accept entries written before a key
+ *    rotation.
+ * Compression comes before encryption. A compressed or encrypted value is
+ * copied out even by shmc_get_view() (into memory that lives for the
+ * callback), and is not kept in the per-thread L1.
+ *
  * EXPIRY AND EVICTION
  *
  * Reads never write to the map: an expired entry is invisible at once and
@@ -74,10 +104,15 @@
  * then entries not read since the eviction clock hand last passed them
  * (CLOCK, an approximation of least-recently-used; every read marks its
  * key's slot in control.shm). A write therefore fails with SHMC_EFULL only
- * when it cannot fit with everything evictable evicted: a transaction
- * larger than the map, or a record of more than about a quarter of the map
- * in a map that many small writes have fragmented (a big record needs a
- * run of contiguous free pages). "In use" counts the pages LMDB's trees
+ * when it cannot fit: a transaction larger than the map; or a big record
+ * (more than 1/32 of the map) in a map that many writes have fragmented:
+ * it needs a run of contiguous free pages, so the cache is evicted further
+ * and further for it, down to nothing, and if even that is not enough (as
+ * can happen from a few percent of a churned map up, sooner while readers
+ * hold freed pages), the write fails with SHMC_EFULL having emptied the
+ * cache. A write may also wait up to a second for readers that hold the
+ * pages writes freed. Size the map well above the largest value. "In use"
+ * counts the pages LMDB's trees
  * hold, not the pages the file has ever touched: pages freed by deletes are
  * reused.
  */
@@ -137,7 +172,9 @@ extern "C" {
     XX(ECONFLICT, -1011, "entry changed since the version given")            \
     XX(EREADERS, -1012, "no free reader slot (raise max_readers)")           \
     XX(EINTERNAL, -1013, "unexpected error inside the storage engine")      \
-    XX(ETIMEDOUT, -1014, "timed out waiting for a lock")
+    XX(ETIMEDOUT, -1014, "timed out waiting for a lock")                     \
+    XX(EKEYMISMATCH, -1015,                                                   \
+       "instance made with another key secret or value key")
 
 enum shmc_errno {
 #define SHMC_XX_ENUM(name, value, msg) SHMC_##name = (value),
@@ -226,23 +263,88 @@ typedef struct shmc_opts {
     unsigned high_watermark;
     /** SHMC_OPEN_* flags, 0 for none. */
     unsigned flags;
+    /** Secret keys are stored under, or NULL (see PROTECTING WHAT THE
+     *  CACHE HOLDS). 16 to 1024 bytes. Copied: the caller may wipe it after
+     *  the call. Every process of an instance must give the same one. */
+    const void *key_secret;
+    size_t key_secret_len;
+    /** With a key secret: the byte that ends a namespace in a key, 0 for
+     *  ':'. Part of what must match across processes. */
+    char namespace_separator;
+    /** Values of at least this many bytes are compressed with zstd (and
+     *  stored raw if that does not make them smaller); 0 for
+     *  SHMC_DEFAULT_COMPRESS_THRESHOLD, SHMC_NO_COMPRESSION for never. */
+    size_t compress_threshold;
+    /** zstd level, 0 for SHMC_DEFAULT_COMPRESS_LEVEL; 1 to 19. */
+    int compress_level;
+    /** AES-256-GCM key (32 bytes) values are encrypted with, or NULL.
+     *  Copied. Load it with shmc_key_file_read(); never log it. */
+    const unsigned char *value_key;
+    /** Earlier value keys, still accepted for reading while entries
+     *  written with them remain (key rotation): old_value_key_count keys
+     *  of 32 bytes each, one after the other. Copied. */
+    const unsigned char *old_value_keys;
+    unsigned old_value_key_count;
 } shmc_opts;
+
+/** Default compression threshold (bytes). */
+#define SHMC_DEFAULT_COMPRESS_THRESHOLD 4096u
+/** compress_threshold: never compress. */
+#define SHMC_NO_COMPRESSION ((size_t)-1)
+/** Default zstd level. */
+#define SHMC_DEFAULT_COMPRESS_LEVEL 3
+/** Length of a value key. */
+#define SHMC_VALUE_KEY_LEN 32u
+/** At most this many old value keys. */
+#define SHMC_MAX_OLD_VALUE_KEYS 8u
+
+/**
+ * Read a key (a value key, or a key secret of 32 bytes) from a file: 32 raw
+ * bytes, or 64 hex digits and an optional newline. The file must belong to
+ * the caller (root may read any), not be a symbolic link, and be readable by
+ * no one else (mode 0600 or 0400).
+ *
+ * @return 0, SHMC_EINVAL (not 32 bytes or 64 hex digits), SHMC_EUNSAFE
+ *         (owner, mode or symbolic link: the path and reason in
+ *         shmc_last_error(), never the key), or -errno.
+ */
+SHMC_EXPORT int shmc_key_file_read(const char *path,
+                                   unsigned char key[SHMC_VALUE_KEY_LEN]);
 
 /** Open flag: do not create the instance (or its directories); a missing
  *  one is -ENOENT. For tools that inspect. */
 #define SHMC_OPEN_NOCREATE 0x1u
+/** Open flag: open without the key secret and value keys, whatever the
+ *  instance was made with, for maintenance only: shmc_sweep, shmc_evict,
+ *  shmc_reader_check, shmc_verify, the stats and info calls, and the
+ *  per-key locks work; every call that reads or writes entries is
+ *  SHMC_EKEYMISMATCH. What shmcached and shmcache-stat use. */
+#define SHMC_OPEN_NOKEYS 0x2u
 
 /**
  * Open the instance at path (NULL: SHMC_DEFAULT_PATH), creating it and any
  * missing parent directories if absent. Safe when many processes open the
  * same new instance at the same instant: creation is serialised.
  *
- * Path safety: no component of path may be a symbolic link; every directory
- * on the path must be owned by root or the caller and, if writable by group
- * or others, have the sticky bit (like /tmp and /dev/shm); the instance
- * directory and its files must be owned by the caller (root may open any)
- * and not writable by others. A violation is SHMC_EUNSAFE with the path and
- * the reason in shmc_last_error().
+ * Path safety: no component of path may be a symbolic link. Every directory
+ * on the path must be public (writable by all, with the sticky bit, like
+ * /tmp and /dev/shm), whoever owns it, or be owned by root or the caller
+ * and, if writable by group or others, have the sticky bit. The instance
+ * directory and its files must be owned by the caller (root is no
+ * exception) or, with opts.group, belong to that group, and be writable by
+ * no one else. A violation is SHMC_EUNSAFE with the path and the reason in
+ * shmc_last_error(); another user's instance that the caller may not even
+ * enter is -EACCES, with its owner and mode in shmc_last_error().
+ *
+ * Users on one machine share the default root as they share /tmp: a
+ * directory created on the way inside a public directory is made public
+ * too (mode 01777), so whoever opens an instance first creates
+ * /dev/shm/shmcache and every user then has their own instance directories
+ * in it, 0700 (0770 with a group), which the sticky bit keeps others from
+ * removing or renaming. The owner of that root can still remove what is in
+ * it (never read or feed it): where users do not trust each other, have
+ * root create it at boot (mode 01777) or give each user a path of their
+ * own. Other directories created on the way are 0755.
  *
  * @param out   receives the handle; untouched on failure.
  * @param path  instance directory, or NULL.
@@ -596,6 +698,8 @@ typedef struct shmc_stats {
                                    whole cache */
     uint64_t readers_reclaimed; /**< reader slots of dead processes freed */
     uint64_t last_sweep_ms;   /**< wall clock of the last sweep, 0: never */
+    uint64_t decrypt_failures; /**< encrypted entries that failed
+                                    authentication (read as misses) */
 } shmc_stats;
 
 /** Sum the shared counters. Lock-free; never blocks a worker. */
@@ -649,7 +753,9 @@ typedef struct shmc_sweep_result {
 /**
  * Remove expired entries, resuming from the cursor the previous sweep saved
  * in the instance (any process's), in small write transactions, until the
- * time budget is spent or the cursor has gone once round the cache. Entries
+ * time budget is spent or the cursor reaches the end of the tables (from
+ * where it started: a call that resumes mid-cache covers the rest; the next
+ * call starts again at the beginning). Entries
  * that are fresh or stale are never touched. Safe beside any number of
  * readers and writers.
  *
@@ -738,8 +844,8 @@ SHMC_EXPORT int shmc_verify(shmc_cache *c, shmc_verify_fn fn, void *arg,
 
 /**
  * Revoke a key: delete it and count a revocation. Use it for what must not
- * be accepted any more (an API key, a session); when the instance has a
- * bridge configured, the revocation also reaches the other hosts.
+ * be accepted any more (an API key, a session). (A bridge that carries
+ * revocations to other hosts is not part of this version.)
  *
  * @return 0 (a live entry was revoked), SHMC_ENOTFOUND (there was none),
  *         or an error as shmc_del().

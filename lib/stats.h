@@ -33,6 +33,7 @@ enum shmc__counter {
     SHMC__C_SWEEPS,
     SHMC__C_SWEEP_PASSES,
     SHMC__C_READERS_RECLAIMED,
+    SHMC__C_DECRYPT_FAILURES,
     SHMC__C_COUNT
 };
 

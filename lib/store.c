@@ -280,7 +280,7 @@ static int env_open(MDB_env **out, const struct shmc__store_config *cfg)
         mdb_env_set_maxdbs(env, 16);
         mdb_env_set_mapsize(env, (size_t)cfg->map_size);
         mdb_env_set_maxreaders(env, cfg->max_readers);
-        rc = mdb_env_open(env, cfg->dir, ENV_FLAGS, cfg->file_mode);
+        rc = mdb_env_open(env, cfg->open_dir, ENV_FLAGS, cfg->file_mode);
         if (rc == 0) {
             data_fd_cloexec(env);
             *out = env;
@@ -620,9 +620,11 @@ int shmc__store_readers_behind(struct shmc__store *s)
     if (mdb_env_info(s->env, &info) != 0)
         return 0;
     mdb_reader_list(s->env, oldest_read, &oldest);
-    /* Pages freed by a commit can be reused once every read began after
-     * it: a read of the last commit still holds what that commit freed. */
-    return oldest <= info.me_last_txnid;
+    /* A transaction reuses the pages commit T freed only when every read
+     * began at T or later, and never those of the last commit (LMDB keeps
+     * them for the one after): a read of the last commit holds nothing
+     * more. */
+    return oldest < info.me_last_txnid;
 }
 
 int shmc__store_reader_check(struct shmc__store *s, unsigned *freed)

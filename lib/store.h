@@ -31,13 +31,14 @@ struct shmc__bytes {
 };
 
 struct shmc__store_config {
-    const char *dir;
+    const char *dir;      /* the instance directory, for messages */
+    const char *open_dir; /* where LMDB opens its files, by name */
     uint64_t map_size;
     unsigned max_readers;
     unsigned file_mode;
 };
 
-/* Open (creating if needed) the environment in cfg->dir. The caller
+/* Open (creating if needed) the environment in cfg->open_dir. The caller
  * serialises opens and closes of one directory across processes (LMDB's own
  * first-opener detection races otherwise); transient failures are retried.
  * Returns 0, SHMC_ECORRUPT (not a shmcache environment, or damaged),

@@ -13,6 +13,7 @@
 #include "instance.h"
 #include "keys.h"
 #include "ops.h"
+#include "payload.h"
 #include "recency.h"
 #include "record.h"
 #include "stamps.h"
@@ -39,37 +40,52 @@ static struct expiry expiry_from(const shmc_set_opts *o, uint64_t now)
 }
 
 /* Write a record for k with a new version and the given SHMC__REC_*
- * flags; *meta (may be NULL) describes it. */
+ * flags (the value's own, compressed and encrypted, are added here);
+ * *meta (may be NULL) describes it. */
 static int put_entry(struct shmc__writer *w, const struct shmc__key *k,
                      const void *val, size_t vlen, uint64_t now,
                      struct expiry e, unsigned rec_flags, shmc_meta *meta)
 {
     struct shmc__instance *inst = w->inst;
+    struct shmc__payload pl;
     if (vlen > UINT32_MAX || vlen > inst->max_record)
         return shmc__fail(SHMC_ETOOBIG,
                           "value of %zu bytes; a record may take at most %llu",
                           vlen, (unsigned long long)inst->max_record);
+    int rc = shmc__payload_make(w->protect, val, vlen, &pl);
+    if (rc)
+        return rc;
     int hashed = shmc__key_hashed(k);
     struct shmc__record r = {
-        .flags = (uint8_t)rec_flags,
+        .flags = (uint8_t)(rec_flags | pl.flags),
         .fresh_until = e.fresh_until,
         .expires_at = e.expires_at,
         .version = shmc__control_next_version(&inst->ctl, now),
         .key = hashed ? k->full : NULL,
         .key_len = hashed ? (uint16_t)k->full_len : 0,
-        .value = val,
-        .value_len = vlen,
+        /* Encrypted bytes are written in place, after the header. */
+        .value = pl.flags & SHMC__REC_ENCRYPTED ? NULL : pl.data,
+        .value_len = pl.stored_len,
     };
     size_t size = shmc__record_size(&r);
+    void *dst = NULL;
     if (size > inst->max_record)
-        return shmc__fail(SHMC_ETOOBIG,
-                          "record of %zu bytes; at most %llu (half the map)",
-                          size, (unsigned long long)inst->max_record);
-    void *dst;
-    int rc = shmc__put(&w->t, k->table, k->stored, k->stored_len, size, &dst);
+        rc = shmc__fail(SHMC_ETOOBIG,
+                        "record of %zu bytes; at most %llu (half the map)",
+                        size, (unsigned long long)inst->max_record);
+    if (size > w->largest_record)
+        w->largest_record = size;
+    if (rc == 0)
+        rc = shmc__put(&w->t, k->table, k->stored, k->stored_len, size, &dst);
+    if (rc == 0)
+        shmc__record_encode(dst, &r);
+    if (rc == 0 && (pl.flags & SHMC__REC_ENCRYPTED))
+        rc = shmc__payload_seal(w->protect, &pl, k, dst,
+                                (char *)dst + SHMC__RECORD_HEADER + r.key_len);
+    shmc__payload_free(&pl);
     if (rc)
         return rc;
-    shmc__record_encode(dst, &r);
+    r.value_len = vlen;
     uint64_t hash = shmc__key_hash(k->full, k->full_len);
     shmc__touched_key(&w->touched, hash);
     /* A new entry gets the second chance a read would give it. */
@@ -106,7 +122,7 @@ static int write_record(struct shmc__writer *w, void *arg, int *answer)
     struct shmc__key k;
     struct shmc__record old;
     uint64_t now = shmc__now_ms();
-    int rc = shmc__key_make(&k, a->key, a->klen, w->inst->max_direct_key);
+    int rc = shmc__key_make(&k, a->key, a->klen, &w->protect->keying);
     if (rc == 0 && ((o->flags & SHMC_SET_ADD) || o->if_version)) {
         int live = find_live(&w->t, &k, now, &old);
         if (live != 0 && live != SHMC_ENOTFOUND)
@@ -187,20 +203,31 @@ static int touch_record(struct shmc__writer *w, void *arg, int *answer)
     struct shmc__key k;
     struct shmc__record old;
     uint64_t now = shmc__now_ms();
-    int rc = shmc__key_make(&k, a->key, a->klen, w->inst->max_direct_key);
+    int rc = shmc__key_make(&k, a->key, a->klen, &w->protect->keying);
     if (rc == 0)
         rc = find_live(&w->t, &k, now, &old);
     if (rc)
         return rc;
-    /* The old value lives in a page the new record may overwrite. */
-    void *copy = malloc(old.value_len ? old.value_len : 1);
+    /* The old value lives in a page the new record may overwrite, and an
+     * encrypted one is bound to the old header: take it out in the clear,
+     * and store it again. */
+    void *owned;
+    const void *val;
+    size_t vlen;
+    rc = shmc__payload_open(w->protect, &k, &old, &owned, &val, &vlen);
+    void *copy = rc == 0 && !owned ? malloc(vlen ? vlen : 1) : owned;
+    if (rc == SHMC_ECORRUPT)
+        return SHMC_ENOTFOUND;
+    if (rc)
+        return rc;
     if (!copy)
         return shmc__fail(-ENOMEM, "touch: no memory");
-    memcpy(copy, old.value, old.value_len);
+    if (!owned)
+        memcpy(copy, val, vlen);
     shmc_set_opts o = {.ttl_ms = a->ttl_ms,
                        .stale_ms = old.expires_at - old.fresh_until};
-    rc = put_entry(w, &k, copy, old.value_len, now, expiry_from(&o, now),
-                   old.flags, NULL);
+    rc = put_entry(w, &k, copy, vlen, now, expiry_from(&o, now),
+                   old.flags & ~SHMC__REC_ENCODED, NULL);
     free(copy);
     *answer = 0;
     return rc;
@@ -240,7 +267,7 @@ static int delete_key(struct shmc__writer *w, void *arg, int *answer)
 {
     const struct key_delete *a = arg;
     struct shmc__key k;
-    int rc = shmc__key_make(&k, a->key, a->klen, w->inst->max_direct_key);
+    int rc = shmc__key_make(&k, a->key, a->klen, &w->protect->keying);
     if (rc == 0)
         rc = delete_entry(w, &k, shmc__now_ms());
     if (rc != 0 && rc != SHMC_ENOTFOUND)
@@ -286,7 +313,7 @@ static int write_many(struct shmc__writer *w, void *arg, int *answer)
                             i);
         else
             rc = shmc__key_make(&k, it->key, it->klen,
-                                w->inst->max_direct_key);
+                                &w->protect->keying);
         if (rc == 0)
             rc = put_entry(w, &k, it->val, it->vlen, now, e, 0, NULL);
     }
@@ -322,7 +349,7 @@ static int delete_many(struct shmc__writer *w, void *arg, int *answer)
     for (size_t i = 0; i < a->n && rc == 0; i++) {
         struct shmc__key k;
         rc = shmc__key_make(&k, a->items[i].key, a->items[i].klen,
-                            w->inst->max_direct_key);
+                            &w->protect->keying);
         if (rc == 0)
             rc = delete_entry(w, &k, now);
         if (rc == 0)
@@ -438,11 +465,20 @@ int shmc_del_prefix(shmc_cache *c, const void *prefix, size_t plen,
                           "del_prefix: a prefix of 1 to %u bytes is needed",
                           SHMC_MAX_KEY_LEN);
     struct shmc__instance *inst;
+    unsigned char stored[SHMC__SECRET_KEY_MAX];
+    const struct shmc__keying *ky = &c->protect.keying;
     int rc = shmc__instance_get(c, &inst);
+    /* Under a key secret, a namespace's keys share a stored prefix, and
+     * no key is in the hashed table. */
+    if (rc == 0 && ky->secret)
+        rc = shmc__key_namespace(ky, prefix, plen, stored, &plen);
+    if (ky->secret)
+        prefix = stored;
+    int last_table = ky->secret ? SHMC__T_ENTRIES : SHMC__T_HASHED;
     struct prefix_scan *s = calloc(1, sizeof *s);
     if (rc == 0 && !s)
         rc = shmc__fail(-ENOMEM, "del_prefix: no memory");
-    for (int tb = SHMC__T_ENTRIES; tb <= SHMC__T_HASHED && rc == 0; tb++) {
+    for (int tb = SHMC__T_ENTRIES; tb <= last_table && rc == 0; tb++) {
         *s = (struct prefix_scan){.table = (enum shmc__table)tb,
                                   .prefix = prefix,
                                   .plen = plen};

@@ -12,12 +12,16 @@
 #include "clock.h"
 #include "errors.h"
 #include "evict.h"
+#include "recency.h"
 #include "stats.h"
 #include "writer.h"
 
 /* Rounds of eviction, each going further down, a write that found the map
  * full may ask for. */
 #define FULL_EVICTIONS 4
+/* A record of more than this share of the map is a big one: it may need
+ * more contiguous room than the first round of eviction leaves. */
+#define BIG_SHARE 32u
 /* How long, in all, a write that found the map full waits for readers to
  * let go of freed pages; and its pauses while it waits. */
 #define FULL_WAIT_US 1000000u
@@ -30,6 +34,9 @@ int shmc__writer_begin(shmc_cache *c, struct shmc__writer *w)
         return shmc__fail(SHMC_EINVAL, "NULL handle");
     memset(&w->touched, 0, sizeof w->touched);
     w->sets = w->deletes = w->evicted = w->expired_removed = 0;
+    w->hand_passes = 0;
+    w->largest_record = 0;
+    w->protect = &c->protect;
     int rc = shmc__instance_get(c, &w->inst);
     return rc ? rc : shmc__write_begin(w->inst->store, &w->t);
 }
@@ -47,6 +54,10 @@ int shmc__writer_commit(struct shmc__writer *w)
     shmc__stamps_close(&inst->ctl, &w->touched);
     if (rc)
         return rc;
+    /* Only now: a pass counted in an aborted transaction would age every
+     * read mark for nothing. */
+    for (unsigned i = 0; i < w->hand_passes; i++)
+        shmc__recency_pass(&inst->ctl);
     static const enum shmc__counter counter[] = {
         SHMC__C_SETS, SHMC__C_DELETES, SHMC__C_EVICTIONS,
         SHMC__C_EXPIRED_REMOVED};
@@ -75,6 +86,9 @@ int shmc__writer_run(shmc_cache *c, unsigned flags, shmc__change_fn change,
 {
     if (!c)
         return shmc__fail(SHMC_EINVAL, "NULL handle");
+    int allowed = shmc__protect_entries_allowed(c);
+    if (allowed)
+        return allowed;
     uint64_t deadline = 0;
     unsigned pause = FULL_PAUSE_MIN_US, evictions = 0;
     for (;;) {
@@ -103,8 +117,9 @@ int shmc__writer_run(shmc_cache *c, unsigned flags, shmc__change_fn change,
                               "little contiguous room): raise map_size");
         if (evictions > FULL_EVICTIONS)
             return no_room();
+        int big = w.largest_record > w.inst->ctl.hdr->map_size / BIG_SHARE;
         switch (shmc__evict_after_full(c, c->opts.high_watermark, evictions,
-                                       &rc)) {
+                                       big, &rc)) {
         case SHMC__ROOM_MADE:
             evictions++;
             continue;

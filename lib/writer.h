@@ -15,11 +15,16 @@
 
 struct shmc__writer {
     struct shmc__instance *inst;
+    const struct shmc__protect *protect; /* the handle's */
     struct shmc__txn t;
     struct shmc__touched touched;
     /* What the transaction did, counted at the commit: entries stored,
      * live entries deleted, live entries evicted, expired ones removed. */
     uint64_t sets, deletes, evicted, expired_removed;
+    /* Times the eviction hand went round in it (recency.h). */
+    unsigned hand_passes;
+    /* Bytes of the largest record it wrote. */
+    size_t largest_record;
 };
 
 /* Begin a write transaction on c's instance (reopened after a fork). */

@@ -386,8 +386,8 @@ static void test_bad_options_refused(void **state)
     o.recency_slots = (1u << 26) + 1;
     expect_refused(d, &o, "recency_slots 2^26 + 1");
     o.recency_slots = 0;
-    o.flags = 0x2;
-    expect_refused(d, &o, "open flag 0x2");
+    o.flags = 0x4;
+    expect_refused(d, &o, "open flag 0x4");
     o.flags = 0x80000000u;
     expect_refused(d, &o, "open flag 0x80000000");
 

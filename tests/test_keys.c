@@ -35,11 +35,15 @@ static void sha256(const void *data, size_t len,
 
 /* ---- shmc__key_make ---------------------------------------------------- */
 
+static const struct shmc__keying plain_keying = {
+    .max_direct = SHMC__MAX_DIRECT_KEY};
+static const struct shmc__keying limit_100 = {.max_direct = 100};
+
 static void assert_stored_as_itself(size_t len)
 {
     unsigned char *key = long_key(len, 1);
     struct shmc__key k;
-    assert_int_equal(shmc__key_make(&k, key, len, SHMC__MAX_DIRECT_KEY), 0);
+    assert_int_equal(shmc__key_make(&k, key, len, &plain_keying), 0);
     assert_int_equal(k.table, SHMC__T_ENTRIES);
     assert_false(shmc__key_hashed(&k));
     assert_ptr_equal(k.stored, key);
@@ -55,7 +59,7 @@ static void assert_stored_as_digest(size_t len)
     unsigned char want[SHMC__DIGEST_LEN];
     sha256(key, len, want);
     struct shmc__key k;
-    assert_int_equal(shmc__key_make(&k, key, len, SHMC__MAX_DIRECT_KEY), 0);
+    assert_int_equal(shmc__key_make(&k, key, len, &plain_keying), 0);
     assert_int_equal(k.table, SHMC__T_HASHED);
     assert_true(shmc__key_hashed(&k));
     assert_ptr_equal(k.stored, k.digest);
@@ -88,9 +92,9 @@ static void limit_follows_max_direct(void **state)
     (void)state;
     unsigned char *key = long_key(101, 3);
     struct shmc__key k;
-    assert_int_equal(shmc__key_make(&k, key, 100, 100), 0);
+    assert_int_equal(shmc__key_make(&k, key, 100, &limit_100), 0);
     assert_int_equal(k.table, SHMC__T_ENTRIES);
-    assert_int_equal(shmc__key_make(&k, key, 101, 100), 0);
+    assert_int_equal(shmc__key_make(&k, key, 101, &limit_100), 0);
     assert_int_equal(k.table, SHMC__T_HASHED);
     free(key);
 }
@@ -103,8 +107,8 @@ static void different_long_keys_get_different_digests(void **state)
     unsigned char *b = long_key(len, 4);
     b[len - 1] ^= 1;
     struct shmc__key ka, kb;
-    assert_int_equal(shmc__key_make(&ka, a, len, SHMC__MAX_DIRECT_KEY), 0);
-    assert_int_equal(shmc__key_make(&kb, b, len, SHMC__MAX_DIRECT_KEY), 0);
+    assert_int_equal(shmc__key_make(&ka, a, len, &plain_keying), 0);
+    assert_int_equal(shmc__key_make(&kb, b, len, &plain_keying), 0);
     assert_memory_not_equal(ka.digest, kb.digest, SHMC__DIGEST_LEN);
     free(a);
     free(b);
@@ -115,12 +119,12 @@ static void bad_key_lengths_are_refused(void **state)
     (void)state;
     unsigned char *key = long_key(SHMC_MAX_KEY_LEN + 1, 5);
     struct shmc__key k;
-    assert_int_equal(shmc__key_make(&k, key, 0, SHMC__MAX_DIRECT_KEY),
+    assert_int_equal(shmc__key_make(&k, key, 0, &plain_keying),
                      SHMC_EKEYLEN);
-    assert_int_equal(shmc__key_make(&k, NULL, 5, SHMC__MAX_DIRECT_KEY),
+    assert_int_equal(shmc__key_make(&k, NULL, 5, &plain_keying),
                      SHMC_EKEYLEN);
     assert_int_equal(shmc__key_make(&k, key, SHMC_MAX_KEY_LEN + 1,
-                                    SHMC__MAX_DIRECT_KEY),
+                                    &plain_keying),
                      SHMC_EKEYLEN);
     char limit[16];
     snprintf(limit, sizeof limit, "%u", SHMC_MAX_KEY_LEN);

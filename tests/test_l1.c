@@ -858,7 +858,7 @@ static void l1_copy_keeps_the_stale_window(void **state)
 
 /* ---- a writer that dies between its commit and its second stamp step ---- */
 
-/* What commit_write does, without the stamps_close: the key holds val in
+/* What shmc__writer_commit does, without the stamps_close: the key holds val in
  * LMDB and its slot is left odd. Runs in a child: returns an error code
  * and says why on stderr. */
 static int commit_and_leave_slot_odd(shmc_cache *c, const char *key,
@@ -870,7 +870,7 @@ static int commit_and_leave_slot_odd(shmc_cache *c, const char *key,
     void *dst;
     int rc = shmc__instance_get(c, &inst);
     if (rc == 0)
-        rc = shmc__key_make(&k, key, strlen(key), inst->max_direct_key);
+        rc = shmc__key_make(&k, key, strlen(key), &c->protect.keying);
     if (rc == 0)
         rc = shmc__write_begin(inst->store, &t);
     if (rc) {

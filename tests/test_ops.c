@@ -433,6 +433,28 @@ static void test_big_value_into_full_map(void **state)
     shmc_close(c);
 }
 
+/* One process, no daemon, the smallest map, values of 1.5% and 0.8% of
+ * it: the pages each eviction frees come back to the next write, so no
+ * set ever finds the map full for good. */
+static void test_small_map_keeps_taking_writes(void **state)
+{
+    static const size_t sizes[] = {16000, 8000};
+    for (size_t s = 0; s < 2; s++) {
+        shmc_opts small = {.map_size = 1u << 20};
+        shmc_cache *c = tu_open(*state, &small);
+        char key[32], *val = calloc(1, sizes[s]);
+        assert_non_null(val);
+        for (int i = 0; i < 1000; i++) {
+            int n = snprintf(key, sizeof key, "v%zu-%d", s, i);
+            tu_assert_rc(shmc_set(c, key, (size_t)n, val, sizes[s], 0), 0);
+        }
+        assert_true(tu_info(c).entries > 0);
+        free(val);
+        tu_assert_rc(shmc_clear(c), 0);
+        shmc_close(c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,6 +476,7 @@ int main(void)
         tu_test_with_cache(test_value_too_big),
         tu_test_in_dir(test_write_larger_than_map),
         tu_test_in_dir(test_big_value_into_full_map),
+        tu_test_in_dir(test_small_map_keeps_taking_writes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

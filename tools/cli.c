@@ -19,7 +19,9 @@ const char cli_instance_help[] =
     "  --l1-entries N         per-thread read cache entries\n"
     "  --lock-slots N         per-key lock slots when creating it\n"
     "  --recency-slots N      access-recency slots when creating it\n"
-    "  --high-watermark PCT   evict when more of the map is in use (10-99)\n";
+    "  --high-watermark PCT   evict when more of the map is in use (10-99)\n"
+    "  --key-secret-file F    the key secret (32 bytes, or 64 hex digits)\n"
+    "  --value-key-file F     the value encryption key (the same form)\n";
 
 void cli_set_prog(const char *argv0)
 {
@@ -125,6 +127,27 @@ int cli_instance_option(struct cli_instance *ci, int opt, const char *arg)
     case CLI_OPT_HIGH_WATERMARK:
         return uint_option("high-watermark", arg, 10, 99,
                            &o->high_watermark);
+    case CLI_OPT_KEY_SECRET_FILE:
+    case CLI_OPT_VALUE_KEY_FILE: {
+        int secret = opt == CLI_OPT_KEY_SECRET_FILE;
+        unsigned char *key = secret ? ci->key_secret : ci->value_key;
+        int rc = shmc_key_file_read(arg, key);
+        if (rc) {
+            /* The library's detail names the file and the reason, never
+             * the key. */
+            cli_error("--%s: %s (%s)",
+                      secret ? "key-secret-file" : "value-key-file",
+                      shmc_last_error(), shmc_strerror(rc));
+            return -1;
+        }
+        if (secret) {
+            o->key_secret = key;
+            o->key_secret_len = SHMC_VALUE_KEY_LEN;
+        } else {
+            o->value_key = key;
+        }
+        return 1;
+    }
     default:
         return 0;
     }

@@ -13,7 +13,9 @@
 /* The instance a program works on. */
 struct cli_instance {
     const char *path; /* SHMC_DEFAULT_PATH unless --path */
-    shmc_opts opts;
+    shmc_opts opts;   /* its key pointers point into the buffers below */
+    unsigned char key_secret[SHMC_VALUE_KEY_LEN];
+    unsigned char value_key[SHMC_VALUE_KEY_LEN];
 };
 
 /* getopt_long codes of the instance options (beyond any short option). */
@@ -26,6 +28,8 @@ enum {
     CLI_OPT_LOCK_SLOTS,
     CLI_OPT_RECENCY_SLOTS,
     CLI_OPT_HIGH_WATERMARK,
+    CLI_OPT_KEY_SECRET_FILE,
+    CLI_OPT_VALUE_KEY_FILE,
     CLI_OPT_FIRST_FREE /* a program's own long-only codes start here */
 };
 
@@ -39,7 +43,9 @@ enum {
         {"l1-entries", required_argument, 0, CLI_OPT_L1_ENTRIES},           \
         {"lock-slots", required_argument, 0, CLI_OPT_LOCK_SLOTS},           \
         {"recency-slots", required_argument, 0, CLI_OPT_RECENCY_SLOTS},     \
-        {"high-watermark", required_argument, 0, CLI_OPT_HIGH_WATERMARK}
+        {"high-watermark", required_argument, 0, CLI_OPT_HIGH_WATERMARK},   \
+        {"key-secret-file", required_argument, 0, CLI_OPT_KEY_SECRET_FILE}, \
+        {"value-key-file", required_argument, 0, CLI_OPT_VALUE_KEY_FILE}
 
 /* The lines of --help that describe the instance options. */
 extern const char cli_instance_help[];

@@ -284,7 +284,8 @@ int main(int argc, char **argv)
     if (rc)
         return rc;
 
-    o.instance.opts.flags |= SHMC_OPEN_NOCREATE;
+    /* Counters and figures only: no entry is read, no key needed. */
+    o.instance.opts.flags |= SHMC_OPEN_NOCREATE | SHMC_OPEN_NOKEYS;
     const char *path = o.instance.path ? o.instance.path : SHMC_DEFAULT_PATH;
     shmc_cache *c;
     if (cli_open(&o.instance, &c))

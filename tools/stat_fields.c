@@ -49,7 +49,9 @@
     X(readers_reclaimed, STAT_COUNTER, "readers_reclaimed",                 \
       "Reader slots of dead processes freed.")                              \
     X(last_sweep_ms, STAT_TIME_MS, "last_sweep_timestamp_seconds",          \
-      "Wall-clock time of the last sweep, 0 if none ever ran.")
+      "Wall-clock time of the last sweep, 0 if none ever ran.")             \
+    X(decrypt_failures, STAT_COUNTER, "decrypt_failures",                   \
+      "Encrypted entries that failed authentication (read as misses).")
 
 /* A member added to shmc_stats must be added above, or it would not be
  * shown. */
