@@ -282,6 +282,37 @@ extra
 --map-size 12Q
 EOF
 
+# ---- key files: a protected instance -------------------------------------
+
+sec="$dir/secret.key"
+vkey="$dir/value.key"
+printf '%064d\n' 7 >"$sec"
+printf '%064d\n' 9 >"$vkey"
+chmod 600 "$sec" "$vkey"
+pinst="$dir/protected"
+# pctl RC ARGS...: expect for shmcache-ctl on it, with both key files.
+pctl() {
+    want=$1
+    shift
+    expect "$want" "$ctl" --path "$pinst" --key-secret-file "$sec" \
+        --value-key-file "$vkey" "$@"
+}
+pctl 0 create
+pctl 0 set user:42:token s3cr3t-value
+pctl 0 get user:42:token
+out_is 's3cr3t-value'
+grep -a -q 'user:42\|s3cr3t' "$pinst/data.mdb" && bad "the key or value is in data.mdb in the clear"
+expect 2 "$ctl" --path "$pinst" get user:42:token
+grep -q 'key secret' "$dir/err" || bad "opening without the key secret did not say why"
+expect 2 "$ctl" --path "$pinst" --key-secret-file "$sec" get user:42:token
+grep -q 'value key' "$dir/err" || bad "opening without the value key did not say why"
+pctl 0 invalidate-prefix user:42:
+out_is '1\n'
+expect 0 "$stat" --path "$pinst" --json
+chmod 644 "$vkey"
+expect 2 "$ctl" --path "$pinst" --key-secret-file "$sec" --value-key-file "$vkey" get k
+grep -q 'value.key' "$dir/err" || bad "a readable key file was not refused by name"
+
 # ---- under make check-valgrind: every command once through memcheck -------
 # (The rest runs the tools natively: a run under valgrind takes a second.)
 
