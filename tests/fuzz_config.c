@@ -14,10 +14,6 @@
  * Built with -fsanitize=fuzzer and SHMC_LIBFUZZER (./configure
  * --enable-fuzzers), it is libFuzzer's target, which aborts when a result
  * breaks the promises of config.h. */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,19 +86,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 #ifndef SHMC_LIBFUZZER
 
-static unsigned passed, failed;
+#include "fuzzreplay.h"
 
-__attribute__((format(printf, 2, 3))) static void
-report(const char *name, const char *fmt, ...)
-{
-    va_list ap;
-    printf("FAIL %s: ", name);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-    failed++;
-}
+#define PROG "fuzz_config"
 
 /* The "# expect-error: LINE: TEXT" of an input, if its first line is
  * one: 1 with *line and text (cap bytes) filled, else 0. */
@@ -139,80 +125,26 @@ static void check_input(const char *name, const uint8_t *data, size_t size)
     unsigned want_line;
     char want_text[256];
     if (broken) {
-        report(name, "%s", broken);
+        fr_fail(name, "%s", broken);
     } else if (ok && rc != 0) {
-        report(name, "refused: line %u: %s", err.line, err.message);
+        fr_fail(name, "refused: line %u: %s", err.line, err.message);
     } else if (bad && rc == 0) {
-        report(name, "accepted");
+        fr_fail(name, "accepted");
     } else if (bad && expected_error(data, size, &want_line, want_text,
                                      sizeof want_text) &&
                (err.line != want_line || !strstr(err.message, want_text))) {
-        report(name, "error 'line %u: %s', expected 'line %u: %s...'",
-               err.line, err.message, want_line, want_text);
+        fr_fail(name, "error 'line %u: %s', expected 'line %u: %s...'",
+                err.line, err.message, want_line, want_text);
     } else {
-        printf("ok %s%s%s\n", name, rc ? ": " : "", rc ? err.message : "");
-        passed++;
+        fr_pass(name, rc ? err.message : NULL);
     }
-}
-
-/* Read the file name of directory dirfd into a buffer of exactly its
- * size. Returns it (NULL for an empty file, *size 0) or exits on a read
- * error. */
-static uint8_t *read_file(int dirfd, const char *name, size_t *size)
-{
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
-    if (!f || fseek(f, 0, SEEK_END) != 0) {
-        fprintf(stderr, "fuzz_config: %s: %s\n", name, strerror(errno));
-        exit(99);
-    }
-    long len = ftell(f);
-    rewind(f);
-    uint8_t *buf = len > 0 ? malloc((size_t)len) : NULL;
-    if (len < 0 || (len > 0 && (!buf || fread(buf, 1, (size_t)len, f) !=
-                                            (size_t)len))) {
-        fprintf(stderr, "fuzz_config: cannot read %s\n", name);
-        exit(99);
-    }
-    fclose(f);
-    *size = (size_t)len;
-    return buf;
-}
-
-static void replay_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) {
-        fprintf(stderr, "fuzz_config: %s: %s\n", dir, strerror(errno));
-        exit(99);
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        size_t size;
-        uint8_t *data = read_file(dirfd(d), e->d_name, &size);
-        check_input(e->d_name, data, size);
-        free(data);
-    }
-    closedir(d);
-}
-
-static uint8_t *xmalloc(size_t size)
-{
-    uint8_t *p = malloc(size);
-    if (!p) {
-        fprintf(stderr, "fuzz_config: out of memory\n");
-        exit(99);
-    }
-    return p;
 }
 
 /* n copies of line, in a buffer of exactly that size. */
 static uint8_t *repeat(const char *line, size_t n, size_t *size)
 {
     size_t len = strlen(line);
-    uint8_t *buf = xmalloc(len * n);
+    uint8_t *buf = fr_xmalloc(PROG, len * n);
     for (size_t i = 0; i < n; i++)
         memcpy(buf + i * len, line, len);
     *size = len * n;
@@ -237,7 +169,7 @@ static void check_bounds(void)
 
     char many[64];
     size_t len = 0;
-    data = xmalloc((CONFIG_MAX_PATHS + 1) * sizeof many);
+    data = fr_xmalloc(PROG, (CONFIG_MAX_PATHS + 1) * sizeof many);
     for (unsigned i = 0; i <= CONFIG_MAX_PATHS; i++) {
         int n = snprintf(many, sizeof many, "path = /dev/shm/i%u\n", i);
         memcpy(data + len, many, (size_t)n);
@@ -252,21 +184,10 @@ static void check_bounds(void)
 int main(int argc, char **argv)
 {
     char dir[4096];
-    if (argc > 1) {
-        snprintf(dir, sizeof dir, "%s", argv[1]);
-    } else {
-        const char *srcdir = getenv("srcdir");
-        snprintf(dir, sizeof dir, "%s/tests/fuzz/config",
-                 srcdir ? srcdir : ".");
-    }
-    replay_dir(dir);
+    fr_corpus_dir(argc, argv, "tests/fuzz/config", dir, sizeof dir);
+    fr_replay_dir(PROG, dir, check_input);
     check_bounds();
-    printf("%u passed, %u failed\n", passed, failed);
-    if (passed + failed < 10) {
-        fprintf(stderr, "fuzz_config: too few inputs in %s\n", dir);
-        return 99;
-    }
-    return failed ? 1 : 0;
+    return fr_finish(PROG, dir, 10);
 }
 
 #endif
