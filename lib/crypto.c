@@ -217,7 +217,16 @@ int shmc__fingerprint(const void *secret, size_t len, const char *purpose,
         {label, sizeof label},
         {purpose, strlen(purpose)},
     };
-    return shmc__hmac_sha256(secret, len, parts, 2, out);
+    int rc = shmc__hmac_sha256(secret, len, parts, 2, out);
+    shmc__hmac_forget();
+    return rc;
+}
+
+void shmc__hmac_forget(void)
+{
+    /* OpenSSL keeps the last key in the context until it gets another. */
+    if (thread_hmac_ctx)
+        EVP_MAC_init(thread_hmac_ctx, (const void *)"", 0, NULL);
 }
 
 /* ---- key files ------------------------------------------------------------ */

@@ -53,6 +53,10 @@ int shmc__hmac_sha256(const void *key, size_t key_len,
                       const struct shmc__part *parts, size_t n,
                       unsigned char out[SHMC__HMAC_LEN]);
 
+/* Make the calling thread's HMAC context forget its last key (it keeps a
+ * copy until given another). shmc__fingerprint does it itself. */
+void shmc__hmac_forget(void);
+
 /* What may be stored in the instance about a secret, never the secret
  * itself: HMAC-SHA256(secret, "shmcache fingerprint\0" || purpose), so
  * fingerprints of one secret for two purposes differ. purpose is a

@@ -268,6 +268,7 @@ int shmc__instance_attach(shmc_cache *c)
         if (rc == 0) {
             c->inst = inst;
             c->protect.keying.max_direct = inst->max_direct_key;
+            c->protect.max_value = inst->max_record;
             atomic_store_explicit(&c->generation, gen, memory_order_release);
         }
     }

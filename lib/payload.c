@@ -2,6 +2,7 @@
 #include "payload.h"
 
 #include <endian.h>
+#include <openssl/crypto.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,13 @@ int shmc__payload_seal(const struct shmc__protect *p,
                            (unsigned char *)dst + SHMC__KEY_ID_LEN);
 }
 
+void shmc__payload_release(void *p, size_t len)
+{
+    if (p)
+        OPENSSL_cleanse(p, len);
+    free(p);
+}
+
 void shmc__payload_free(struct shmc__payload *pl)
 {
     free(pl->owned);
@@ -138,8 +146,9 @@ int shmc__payload_open(const struct shmc__protect *p,
     if (r->flags & SHMC__REC_COMPRESSED) {
         size_t raw = n >= RAW_LEN_BYTES ? get32(bytes) : 0;
         /* The frame vouches for the length before anything is allocated
-         * for it. */
-        int rc = n < RAW_LEN_BYTES
+         * for it, and no write stores more than max_value: a small frame
+         * of one repeated byte claiming gigabytes is no value. */
+        int rc = n < RAW_LEN_BYTES || raw > p->max_value
                      ? SHMC_ECORRUPT
                      : shmc__frame_check(bytes + RAW_LEN_BYTES,
                                          n - RAW_LEN_BYTES, raw);

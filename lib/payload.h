@@ -38,6 +38,10 @@ int shmc__payload_seal(const struct shmc__protect *p,
 
 void shmc__payload_free(struct shmc__payload *pl);
 
+/* Wipe and free len bytes of a value taken out of a record: what the cache
+ * holds may be keys and tokens. p may be NULL. */
+void shmc__payload_release(void *p, size_t len);
+
 /* The value of record r of key k: *val and *len point into r, or into
  * *owned (the caller frees it) when r is compressed or encrypted. 0;
  * SHMC_ECORRUPT when it does not open (wrong or unknown key, altered

@@ -33,6 +33,7 @@ static int add_value_key(struct shmc__protect *p, const unsigned char *key)
 int shmc__protect_init(struct shmc__protect *p, const shmc_opts *o)
 {
     memset(p, 0, sizeof *p);
+    p->max_value = SIZE_MAX;
     p->keying.separator =
         o->namespace_separator ? (unsigned char)o->namespace_separator : ':';
     p->compress_threshold = o->compress_threshold
@@ -72,6 +73,7 @@ int shmc__protect_init(struct shmc__protect *p, const shmc_opts *o)
 
 void shmc__protect_wipe(struct shmc__protect *p)
 {
+    shmc__hmac_forget();
     if (p->keying.secret) {
         OPENSSL_cleanse((void *)p->keying.secret, p->keying.secret_len);
         free((void *)p->keying.secret);
@@ -127,28 +129,51 @@ static int fingerprints_of(const struct shmc__protect *p,
     return 0;
 }
 
-/* Compare the fingerprint recorded under name with the accepted ones, and
- * record accepted[0] when there is none yet (the instance's first opener
- * decides) or when the recorded one is an older accepted one (a rotation).
- * *mismatch: another fingerprint is recorded. */
+static int among(const unsigned char *fp, const unsigned char (*set)[32],
+                 size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(fp, set[i], 32) == 0)
+            return 1;
+    return 0;
+}
+
+/* Compare the fingerprints recorded under name (the current key's first,
+ * then the old keys') with the opener's, mine[0] its current key's. The
+ * opener is accepted when it holds the instance's current key (as its own
+ * current key, or as an old one it still reads). The record is written when
+ * there is none yet (the first opener decides), and moves to the opener's
+ * keys only forward: when the opener holds the recorded current key as an
+ * old one and its own current key is not one of the recorded old ones. So
+ * a rolling rotation (K0, then K1 with K0 old) never swings back when a
+ * process still configured the old way opens again. *mismatch: refused. */
 static int compare_or_record(struct shmc__txn *t, const char *name,
-                             const unsigned char (*accepted)[32], unsigned n,
+                             const unsigned char (*mine)[32], size_t n,
                              int *mismatch)
 {
     struct shmc__bytes v;
-    int found = -1;
     int rc = shmc__get(t, SHMC__T_META, name, strlen(name), &v);
     if (rc != 0 && rc != SHMC_ENOTFOUND)
         return rc;
-    for (unsigned i = 0; rc == 0 && i < n && found < 0; i++)
-        if (v.len == 32 && memcmp(v.data, accepted[i], 32) == 0)
-            found = (int)i;
-    *mismatch = rc == 0 && found < 0;
-    if (rc == SHMC_ENOTFOUND || found > 0) {
+    int write = rc == SHMC_ENOTFOUND;
+    *mismatch = 0;
+    if (rc == 0) {
+        const unsigned char (*recorded)[32] = v.data;
+        size_t m = v.len / 32;
+        if (m == 0 || v.len % 32) {
+            *mismatch = 1;
+            return 0;
+        }
+        *mismatch = !among(recorded[0], mine, n);
+        write = !*mismatch && memcmp(recorded[0], mine[0], 32) != 0 &&
+                among(recorded[0], mine + 1, n - 1) &&
+                !among(mine[0], recorded + 1, m - 1);
+    }
+    if (write) {
         void *dst;
-        rc = shmc__put(t, SHMC__T_META, name, strlen(name), 32, &dst);
+        rc = shmc__put(t, SHMC__T_META, name, strlen(name), n * 32, &dst);
         if (rc == 0)
-            memcpy(dst, accepted[0], 32);
+            memcpy(dst, mine, n * 32);
     }
     return rc;
 }

@@ -22,6 +22,8 @@ struct shmc__protect {
     struct shmc__keying keying; /* max_direct: set once attached */
     size_t compress_threshold;  /* SHMC_NO_COMPRESSION: never */
     int compress_level;
+    size_t max_value;           /* the largest value a write stores: set
+                                   once attached (SIZE_MAX before) */
     unsigned value_keys;        /* 0: no encryption; [0] is the current */
     struct shmc__value_key value_key[1 + SHMC_MAX_OLD_VALUE_KEYS];
 };

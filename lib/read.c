@@ -51,7 +51,7 @@ static int deliver_value(struct shmc__instance *inst,
     if (rc)
         return rc;
     rc = deliver(&plain, status, arg);
-    free(owned);
+    shmc__payload_release(owned, plain.value_len);
     return rc;
 }
 

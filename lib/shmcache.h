@@ -89,7 +89,18 @@
  *    any byte reads as a miss (never as wrong data), is counted
  *    (shmc_stats.decrypt_failures), and is replaced by the next write of its
  *    key. old_value_keys lets readers accept entries written before a key
- *    rotation.
+ *    rotation. To rotate: give every process the new key with the old one
+ *    in old_value_keys, then, once all run so (and the old entries have
+ *    expired or do not matter), drop the old one; a process holding only
+ *    the old key is then refused. Nonces are random (96 bits): rotate the
+ *    value key before about 2^32 writes under it.
+ *    What encryption does not stop: someone who can write the instance's
+ *    files (its owner's other processes, or its group) can delete entries,
+ *    put back an earlier record of the same key (until it expires), or
+ *    replay a key's cached "not found"; the length of what is stored (and,
+ *    with compression, how well a value compresses) shows. Protect the
+ *    files; use SHMC_NO_COMPRESSION for values that mix what an attacker
+ *    chooses with secrets.
  * Compression comes before encryption. A compressed or encrypted value is
  * copied out even by shmc_get_view() (into memory that lives for the
  * callback), and is not kept in the per-thread L1.
@@ -342,9 +353,12 @@ SHMC_EXPORT int shmc_key_file_read(const char *path,
  * /dev/shm/shmcache and every user then has their own instance directories
  * in it, 0700 (0770 with a group), which the sticky bit keeps others from
  * removing or renaming. The owner of that root can still remove what is in
- * it (never read or feed it): where users do not trust each other, have
- * root create it at boot (mode 01777) or give each user a path of their
- * own. Other directories created on the way are 0755.
+ * it, or swap two of one user's instances (never read one): where users do
+ * not trust each other, have root create it at boot (mode 01777) or give
+ * each user a path of their own. The default name is one for all: the
+ * first user to open it owns it, and other users' default opens are
+ * -EACCES, so give each service its own name. Other directories created
+ * on the way are 0755.
  *
  * @param out   receives the handle; untouched on failure.
  * @param path  instance directory, or NULL.

@@ -228,7 +228,7 @@ static int touch_record(struct shmc__writer *w, void *arg, int *answer)
                        .stale_ms = old.expires_at - old.fresh_until};
     rc = put_entry(w, &k, copy, vlen, now, expiry_from(&o, now),
                    old.flags & ~SHMC__REC_ENCODED, NULL);
-    free(copy);
+    shmc__payload_release(copy, vlen);
     *answer = 0;
     return rc;
 }

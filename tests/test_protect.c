@@ -1135,6 +1135,27 @@ static void test_value_key_rotation(void **state)
     assert_mismatch(d, "inst", &with_1);
 }
 
+/* A rolling rotation with a process configured the old way opening again
+ * (key 1, with key 2 as an old one) does not swing the instance back: a
+ * process with key 2 alone is still accepted after it. */
+static void test_value_key_rotation_does_not_swing_back(void **state)
+{
+    const struct tu_dir *d = *state;
+    shmc_opts with_1 = opts_of((struct protection){0, 0, 1});
+    shmc_opts with_2 = with_1, forward = with_1, backward = with_1;
+    with_2.value_key = key_2;
+    forward.value_key = key_2;
+    forward.old_value_keys = key_1;
+    forward.old_value_key_count = 1;
+    backward.old_value_keys = key_2;
+    backward.old_value_key_count = 1;
+    tu_assert_rc(open_rc(d, "inst", &with_1), 0);
+    tu_assert_rc(open_rc(d, "inst", &forward), 0);
+    tu_assert_rc(open_rc(d, "inst", &backward), 0);
+    tu_assert_rc(open_rc(d, "inst", &with_2), 0);
+    assert_mismatch(d, "inst", &with_1);
+}
+
 /* SHMC_OPEN_NOKEYS: maintenance works on an instance whatever its secrets,
  * and nothing that reads or writes entries does. */
 static void test_open_without_keys_is_for_maintenance(void **state)
@@ -1797,6 +1818,7 @@ int main(void)
         test_owning(test_key_secret_fingerprint),
         test_owning(test_value_key_fingerprint),
         test_owning(test_value_key_rotation),
+        test_owning(test_value_key_rotation_does_not_swing_back),
         test_owning(test_open_without_keys_is_for_maintenance),
         test_owning(test_bad_protection_options),
         test_owning(test_altered_encrypted_records_are_misses),
