@@ -64,51 +64,6 @@ static int above_percent(uint64_t used, uint64_t size, unsigned percent)
     return used * 100 > size * percent;
 }
 
-/* ---- handles a test opens ---------------------------------------------- */
-
-/* Closed by the teardown, also after a failed test: a handle left open
- * would be reported as a leak by every child forked later (valgrind). */
-#define OWNED_MAX 4
-static shmc_cache *owned[OWNED_MAX];
-
-/* Open the instance d->inst (name NULL) or d->root/name with o. Fails the
- * test if the open fails. */
-static shmc_cache *open_in(const struct tu_dir *d, const char *name,
-                           const shmc_opts *o)
-{
-    char path[400];
-    shmc_cache *c = NULL;
-    snprintf(path, sizeof path, "%s/%s", d->root, name ? name : "inst");
-    tu_assert_rc(shmc_open(&c, path, o), 0);
-    for (int i = 0; i < OWNED_MAX; i++)
-        if (!owned[i]) {
-            owned[i] = c;
-            return c;
-        }
-    shmc_close(c);
-    fail_msg("more than %d handles open at once", OWNED_MAX);
-    return NULL;
-}
-
-static void close_owned(shmc_cache *c)
-{
-    for (int i = 0; i < OWNED_MAX; i++)
-        if (owned[i] == c)
-            owned[i] = NULL;
-    shmc_close(c);
-}
-
-static int teardown_owned(void **state)
-{
-    for (int i = 0; i < OWNED_MAX; i++)
-        close_owned(owned[i]);
-    return tu_teardown_dir(state);
-}
-
-/* A test entry with a directory of its own and handles from open_in. */
-#define test_owning(fn)                                                     \
-    cmocka_unit_test_setup_teardown(fn, tu_setup_dir, teardown_owned)
-
 /* ---- values a reader checks without a table of what was written ------ */
 
 #define VALUE_MIN 100u
@@ -205,7 +160,7 @@ static int is_cold(uint32_t r)
 static void test_fill_far_beyond_capacity(void **state)
 {
     shmc_opts o = {.map_size = FILL_MAP};
-    shmc_cache *c = open_in(*state, NULL, &o);
+    shmc_cache *c = tu_open_owned(*state, NULL, &o);
     unsigned writes = tu_scaled(40000);
     char key[48], hot[16];
     for (uint32_t h = 0; h < HOT_KEYS; h++) {
@@ -256,7 +211,7 @@ static void test_fill_far_beyond_capacity(void **state)
     }
     if (kept * 4 > cold)
         fail_msg("%u of %u early cold keys are still there", kept, cold);
-    close_owned(c);
+    tu_close_owned(c);
 }
 
 struct fill_run {
@@ -312,7 +267,7 @@ static int fill_child(void *arg, int index)
 static void test_fill_from_four_processes(void **state)
 {
     shmc_opts o = {.map_size = FILL_MAP};
-    struct fill_run run = {.c = open_in(*state, NULL, &o),
+    struct fill_run run = {.c = tu_open_owned(*state, NULL, &o),
                            .writes = tu_scaled(10000)};
     tu_run_children(4, fill_child, &run, CHILD_TIMEOUT_S);
     shmc_stats s = tu_stats(run.c);
@@ -322,7 +277,7 @@ static void test_fill_from_four_processes(void **state)
     assert_false(above_percent(info.map_used, info.map_size,
                                SHMC_DEFAULT_HIGH_WATERMARK +
                                    WATERMARK_SLACK_PERCENT));
-    close_owned(run.c);
+    tu_close_owned(run.c);
 }
 
 /* ---- options ------------------------------------------------------------ */
@@ -334,7 +289,7 @@ static unsigned used_percent_after_churn(const struct tu_dir *d,
                                          unsigned high_watermark)
 {
     shmc_opts o = {.map_size = MIB, .high_watermark = high_watermark};
-    shmc_cache *c = open_in(d, name, &o);
+    shmc_cache *c = tu_open_owned(d, name, &o);
     static char val[900];
     memset(val, 'w', sizeof val);
     for (unsigned i = 0; i < 2500; i++) {
@@ -344,7 +299,7 @@ static unsigned used_percent_after_churn(const struct tu_dir *d,
     }
     assert_true(tu_stats(c).evictions > 0);
     shmc_info info = tu_info(c);
-    close_owned(c);
+    tu_close_owned(c);
     return (unsigned)(info.map_used * 100 / info.map_size);
 }
 
@@ -394,9 +349,9 @@ static void test_bad_options_refused(void **state)
     /* The ends of the ranges are accepted. */
     o.flags = 0;
     o.high_watermark = 10;
-    close_owned(open_in(d, NULL, &o));
+    tu_close_owned(tu_open_owned(d, NULL, &o));
     o.high_watermark = 99;
-    close_owned(open_in(d, NULL, &o));
+    tu_close_owned(tu_open_owned(d, NULL, &o));
 }
 
 static void test_open_nocreate(void **state)
@@ -421,13 +376,13 @@ static void test_open_nocreate(void **state)
     assert_int_equal(rmdir(d->inst), 0); /* still empty */
 
     shmc_opts make = {.map_size = MIB};
-    c = open_in(d, NULL, &make);
+    c = tu_open_owned(d, NULL, &make);
     tu_set(c, "there", "before");
-    close_owned(c);
-    c = open_in(d, NULL, &nocreate);
+    tu_close_owned(c);
+    c = tu_open_owned(d, NULL, &nocreate);
     tu_assert_value(c, "there", "before");
     assert_int_equal(tu_info(c).map_size, MIB);
-    close_owned(c);
+    tu_close_owned(c);
 }
 
 /* ---- shmc_info ---------------------------------------------------------- */
@@ -437,7 +392,7 @@ static void test_info_fields(void **state)
     const struct tu_dir *d = *state;
     shmc_opts o = {.map_size = 2 * MIB, .lock_slots = 100,
                    .recency_slots = 1000};
-    shmc_cache *c = open_in(d, NULL, &o);
+    shmc_cache *c = tu_open_owned(d, NULL, &o);
     shmc_info info = tu_info(c);
     assert_int_equal(info.lock_slots, 128);
     assert_int_equal(info.recency_slots, 1024);
@@ -469,15 +424,15 @@ static void test_info_fields(void **state)
     for (int i = 0; i < 3; i++)
         tu_assert_rc(shmc_unlock(&locks[i]), 0);
     assert_int_equal(tu_info(c).locks_held, 0);
-    close_owned(c);
+    tu_close_owned(c);
 
     /* Defaults. */
     shmc_opts small = {.map_size = MIB};
-    c = open_in(d, "defaults", &small);
+    c = tu_open_owned(d, "defaults", &small);
     info = tu_info(c);
     assert_int_equal(info.lock_slots, SHMC_DEFAULT_LOCK_SLOTS);
     assert_int_equal(info.recency_slots, SHMC_DEFAULT_RECENCY_SLOTS);
-    close_owned(c);
+    tu_close_owned(c);
 }
 
 /* ---- shmc_sweep --------------------------------------------------------- */
@@ -797,7 +752,7 @@ static void test_sweeper_beside_workers(void **state)
 {
     shmc_opts o = {.map_size = 64u * MIB};
     struct load l = {
-        .c = open_in(*state, NULL, &o),
+        .c = tu_open_owned(*state, NULL, &o),
         .expired = tu_scaled(100000),
         .per_writer = tu_scaled(3000),
         .writers_done = tu_shared(sizeof *l.writers_done),
@@ -818,7 +773,7 @@ static void test_sweeper_beside_workers(void **state)
             load_fresh(w, i, key, val);
             tu_assert_value(l.c, key, val);
         }
-    close_owned(l.c);
+    tu_close_owned(l.c);
 }
 
 /* ---- shmc_evict --------------------------------------------------------- */
@@ -829,7 +784,7 @@ static void test_evict_to_target(void **state)
 {
     /* Writers that never evict on their own. */
     shmc_opts o = {.map_size = EVICT_MAP, .high_watermark = 99};
-    shmc_cache *c = open_in(*state, NULL, &o);
+    shmc_cache *c = tu_open_owned(*state, NULL, &o);
     unsigned stored = 0;
     while (!above_percent(tu_info(c).map_used, EVICT_MAP, 70)) {
         put_batches(c, "live", stored, BATCH_ITEMS, 0);
@@ -856,7 +811,7 @@ static void test_evict_to_target(void **state)
     tu_assert_rc(shmc_evict(c, 60, &so, &res), 0);
     assert_int_equal(res.evicted + res.expired, 0);
     assert_int_equal(tu_info(c).entries, info.entries);
-    close_owned(c);
+    tu_close_owned(c);
 }
 
 static void test_evict_takes_expired_first(void **state)
@@ -867,7 +822,7 @@ static void test_evict_takes_expired_first(void **state)
      * have none. */
     shmc_opts o = {.map_size = EVICT_MAP, .high_watermark = 99,
                    .recency_slots = 1u << 26};
-    shmc_cache *c = open_in(*state, NULL, &o);
+    shmc_cache *c = tu_open_owned(*state, NULL, &o);
     enum { LIVE = 1200, EXPIRED_N = 1200 };
     /* The live keys come first in key order: the clock hand meets them
      * before the expired ones. */
@@ -899,7 +854,7 @@ static void test_evict_takes_expired_first(void **state)
         tu_assert_rc(shmc_get(c, key, strlen(key), buf, &len, NULL, 0), 0);
         assert_memory_equal(buf, val, sizeof val);
     }
-    close_owned(c);
+    tu_close_owned(c);
 }
 
 static void test_evict_arguments_and_empty(void **state)
@@ -938,7 +893,7 @@ static void evicted_not_served_from_l1(const struct tu_dir *d,
                                        unsigned others)
 {
     shmc_opts o = {.map_size = MIB, .l1_entries = 64};
-    shmc_cache *c = open_in(d, NULL, &o);
+    shmc_cache *c = tu_open_owned(d, NULL, &o);
     for (unsigned i = 0; i < others; i++) {
         char key[24];
         snprintf(key, sizeof key, "other-%04u", i);
@@ -955,7 +910,7 @@ static void evicted_not_served_from_l1(const struct tu_dir *d,
     assert_int_equal(tu_stats(c).evictions, others + 1);
     tu_assert_value(c, "hot", NULL);
     assert_int_equal(tu_stats(c).l1_hits, l1_hits + 1);
-    close_owned(c);
+    tu_close_owned(c);
 }
 
 /* Few keys: their own stamps move. */
@@ -1524,7 +1479,7 @@ static int revoke_session(void *arg, int index)
 static void test_revoke(void **state)
 {
     shmc_opts o = {.map_size = MIB, .l1_entries = 64};
-    shmc_cache *c = open_in(*state, NULL, &o);
+    shmc_cache *c = tu_open_owned(*state, NULL, &o);
     tu_set(c, "api-key", "secret");
     tu_assert_rc(shmc_revoke(c, "api-key", 7), 0);
     shmc_stats s = tu_stats(c);
@@ -1556,35 +1511,35 @@ static void test_revoke(void **state)
     s = tu_stats(c);
     assert_int_equal(s.revocations, 3);
     assert_int_equal(s.deletes, 3);
-    close_owned(c);
+    tu_close_owned(c);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        test_owning(test_fill_far_beyond_capacity),
-        test_owning(test_fill_from_four_processes),
-        test_owning(test_high_watermark_respected),
-        test_owning(test_bad_options_refused),
-        test_owning(test_open_nocreate),
-        test_owning(test_info_fields),
+        tu_test_owning(test_fill_far_beyond_capacity),
+        tu_test_owning(test_fill_from_four_processes),
+        tu_test_owning(test_high_watermark_respected),
+        tu_test_owning(test_bad_options_refused),
+        tu_test_owning(test_open_nocreate),
+        tu_test_owning(test_info_fields),
         tu_test_with_cache(test_sweep_removes_exactly_the_expired),
         tu_test_with_cache(test_sweep_reports_map_used_at_the_end),
         tu_test_with_cache(test_sweep_empty_cache),
         tu_test_with_cache(test_sweep_resumes_across_calls),
         tu_test_with_cache(test_sweep_resumes_across_processes),
-        test_owning(test_sweeper_beside_workers),
-        test_owning(test_evict_to_target),
-        test_owning(test_evict_takes_expired_first),
+        tu_test_owning(test_sweeper_beside_workers),
+        tu_test_owning(test_evict_to_target),
+        tu_test_owning(test_evict_takes_expired_first),
         tu_test_with_cache(test_evict_arguments_and_empty),
-        test_owning(test_evicted_few_not_in_l1),
-        test_owning(test_evicted_many_not_in_l1),
+        tu_test_owning(test_evicted_few_not_in_l1),
+        tu_test_owning(test_evicted_many_not_in_l1),
         tu_test_with_cache(test_reader_check_frees_dead_readers),
         tu_test_with_cache(test_scan_lists_live_keys_by_prefix),
         tu_test_with_cache(test_scan_skips_cached_not_found),
         tu_test_with_cache(test_verify_healthy),
         tu_test_with_cache(test_verify_reports_damage),
-        test_owning(test_revoke),
+        tu_test_owning(test_revoke),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

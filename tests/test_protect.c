@@ -73,35 +73,12 @@ static uint32_t get_le(const unsigned char *p, int bytes)
     return v;
 }
 
-/* ---- handles a test opens ---------------------------------------------- */
-
-/* Closed by the teardown, also after a failed test: a handle left open
- * would be reported as a leak by every child forked later (valgrind). */
-#define OWNED_MAX 6
-static shmc_cache *owned[OWNED_MAX];
+/* ---- instances a test opens ------------------------------------------- */
 
 static void instance_path(const struct tu_dir *d, const char *name,
                           char path[400])
 {
     snprintf(path, 400, "%s/%s", d->root, name);
-}
-
-/* Open d->root/name with o. Fails the test if the open fails. */
-static shmc_cache *open_in(const struct tu_dir *d, const char *name,
-                           const shmc_opts *o)
-{
-    char path[400];
-    shmc_cache *c = NULL;
-    instance_path(d, name, path);
-    tu_assert_rc(shmc_open(&c, path, o), 0);
-    for (int i = 0; i < OWNED_MAX; i++)
-        if (!owned[i]) {
-            owned[i] = c;
-            return c;
-        }
-    shmc_close(c);
-    fail_msg("more than %d handles open at once", OWNED_MAX);
-    return NULL;
 }
 
 /* What an open of d->root/name with o returns; a handle it gives is
@@ -117,25 +94,6 @@ static int open_rc(const struct tu_dir *d, const char *name,
         shmc_close(c);
     return rc;
 }
-
-static void close_owned(shmc_cache *c)
-{
-    for (int i = 0; i < OWNED_MAX; i++)
-        if (owned[i] == c)
-            owned[i] = NULL;
-    shmc_close(c);
-}
-
-static int teardown_owned(void **state)
-{
-    for (int i = 0; i < OWNED_MAX; i++)
-        close_owned(owned[i]);
-    return tu_teardown_dir(state);
-}
-
-/* A test entry with a directory of its own and handles from open_in. */
-#define test_owning(fn)                                                     \
-    cmocka_unit_test_setup_teardown(fn, tu_setup_dir, teardown_owned)
 
 /* ---- protections -------------------------------------------------------- */
 
@@ -695,7 +653,7 @@ static void round_trips_under(const struct tu_dir *d, struct protection p)
 {
     char name[64], key[KEY_MAX];
     shmc_opts o = opts_of(p);
-    shmc_cache *c = open_in(d, name_of(p, name), &o);
+    shmc_cache *c = tu_open_owned(d, name_of(p, name), &o);
     shmc_set_opts fresh = {.ttl_ms = HOUR_MS, .stale_ms = HOUR_MS};
 
     for (int shape = 0; shape < SHAPES; shape++)
@@ -761,7 +719,7 @@ static void round_trips_under(const struct tu_dir *d, struct protection p)
         }
     assert_all_stored(c, "compute", p);
     assert_int_equal(tu_stats(c).decrypt_failures, 0);
-    close_owned(c);
+    tu_close_owned(c);
 }
 
 static void test_round_trips_under_every_protection(void **state)
@@ -794,7 +752,7 @@ static void test_verify_accepts_protected_records(void **state)
         struct protection p = {mask & 1, !!(mask & 2), !!(mask & 4)};
         char name[64], key[KEY_MAX];
         shmc_opts o = opts_of(p);
-        shmc_cache *c = open_in(*state, name_of(p, name), &o);
+        shmc_cache *c = tu_open_owned(*state, name_of(p, name), &o);
         for (int shape = 0; shape < SHAPES; shape++)
             for (int v = 0; v < VALUES; v++) {
                 size_t klen = key_of(shape, v, "verify", key);
@@ -814,7 +772,7 @@ static void test_verify_accepts_protected_records(void **state)
             snprintf(report + strlen(report), sizeof report - strlen(report),
                      " %s: %llu problems;", name,
                      (unsigned long long)res.problems);
-        close_owned(c);
+        tu_close_owned(c);
     }
     if (report[0])
         fail_msg("verify reports records the library wrote:%s", report);
@@ -833,7 +791,7 @@ static void search_instance(const struct tu_dir *d, struct protection p,
 {
     char name[64], long_key[KEY_MAX];
     shmc_opts o = opts_of(p);
-    shmc_cache *c = open_in(d, name_of(p, name), &o);
+    shmc_cache *c = tu_open_owned(d, name_of(p, name), &o);
     size_t long_len = key_of(K_LONG, V_SMALL, "revealing", long_key);
     tu_assert_rc(shmc_set(c, api_key, strlen(api_key), api_value,
                           strlen(api_value), 0),
@@ -857,7 +815,7 @@ static void search_instance(const struct tu_dir *d, struct protection p,
     for (int i = 0; i < 5; i++)
         found[i] = j->needle_found[i];
     job_free(j);
-    close_owned(c);
+    tu_close_owned(c);
 }
 
 static void test_files_reveal_no_key_and_no_encrypted_value(void **state)
@@ -886,7 +844,7 @@ static void test_files_reveal_no_key_and_no_encrypted_value(void **state)
 static void test_stored_keys_hide_lengths(void **state)
 {
     shmc_opts o = opts_of((struct protection){1, 0, 0});
-    shmc_cache *c = open_in(*state, "inst", &o);
+    shmc_cache *c = tu_open_owned(*state, "inst", &o);
     char long_key[KEY_MAX];
     size_t long_len = key_of(K_LONG, V_ONE, "x", long_key);
     const char *one_level[] = {
@@ -943,7 +901,7 @@ static void put_self(shmc_cache *c, const char *const *keys, int n)
 static void test_namespace_deletion(void **state)
 {
     shmc_opts o = opts_of((struct protection){1, 0, 1});
-    shmc_cache *c = open_in(*state, "inst", &o);
+    shmc_cache *c = tu_open_owned(*state, "inst", &o);
     const char *const keys[] = {"user:42:profile", "user:42:tokens:abc",
                                 "user:43:profile", "user:4:x", "user:42",
                                 "user:420:x"};
@@ -972,7 +930,7 @@ static void test_namespace_separator_and_depth(void **state)
 {
     shmc_opts o = opts_of((struct protection){1, 0, 0});
     o.namespace_separator = '/';
-    shmc_cache *c = open_in(*state, "inst", &o);
+    shmc_cache *c = tu_open_owned(*state, "inst", &o);
     const char *const keys[] = {"tenant/9/session/abc", "tenant/9/x",
                                 "tenant/90/x", "tenant:9:x"};
     put_self(c, keys, 4);
@@ -1007,7 +965,7 @@ static int count_entry(const void *key, size_t klen, const shmc_meta *meta,
 static void test_scan_refused_under_a_secret(void **state)
 {
     shmc_opts o = opts_of((struct protection){1, 0, 0});
-    shmc_cache *c = open_in(*state, "inst", &o);
+    shmc_cache *c = tu_open_owned(*state, "inst", &o);
     tu_set(c, "user:1", "v");
     int n = 0;
     tu_assert_rc(shmc_scan(c, NULL, 0, 0, count_entry, &n), SHMC_EINVAL);
@@ -1016,7 +974,7 @@ static void test_scan_refused_under_a_secret(void **state)
 
     /* Without a secret the same scan lists the entry: the refusal is the
      * secret's. */
-    shmc_cache *plain = open_in(*state, "plain", NULL);
+    shmc_cache *plain = tu_open_owned(*state, "plain", NULL);
     tu_set(plain, "user:1", "v");
     tu_assert_rc(shmc_scan(plain, "user:", 5, 0, count_entry, &n), 0);
     assert_int_equal(n, 1);
@@ -1046,7 +1004,7 @@ static void test_key_secret_fingerprint(void **state)
     with_b.key_secret = secret_b;
     other_separator.namespace_separator = '/';
 
-    shmc_cache *c = open_in(d, "secret", &with_a);
+    shmc_cache *c = tu_open_owned(d, "secret", &with_a);
     tu_set(c, "k", "v");
     assert_mismatch(d, "secret", &none);
     assert_mismatch(d, "secret", &with_b);
@@ -1058,12 +1016,12 @@ static void test_key_secret_fingerprint(void **state)
     /* The refused opens left the instance and its handle alone. */
     tu_assert_value(c, "k", "v");
     tu_assert_rc(open_rc(d, "secret", &with_a), 0);
-    close_owned(c);
+    tu_close_owned(c);
     tu_assert_rc(open_rc(d, "secret", &with_a), 0);
 
-    c = open_in(d, "nosecret", &none);
+    c = tu_open_owned(d, "nosecret", &none);
     tu_set(c, "k", "v");
-    close_owned(c);
+    tu_close_owned(c);
     assert_mismatch(d, "nosecret", &with_a);
     tu_assert_rc(open_rc(d, "nosecret", &none), 0);
 }
@@ -1075,21 +1033,21 @@ static void test_value_key_fingerprint(void **state)
     shmc_opts with_2 = with_1, none = opts_of((struct protection){0, 0, 0});
     with_2.value_key = key_2;
 
-    shmc_cache *c = open_in(d, "key1", &with_1);
+    shmc_cache *c = tu_open_owned(d, "key1", &with_1);
     tu_set(c, "k", "v");
-    close_owned(c);
+    tu_close_owned(c);
     assert_mismatch(d, "key1", &none);
     assert_mismatch(d, "key1", &with_2);
     /* An unknown old key does not make another current key acceptable. */
     with_2.old_value_keys = key_2;
     with_2.old_value_key_count = 1;
     assert_mismatch(d, "key1", &with_2);
-    c = open_in(d, "key1", &with_1);
+    c = tu_open_owned(d, "key1", &with_1);
     tu_assert_value(c, "k", "v");
 
-    shmc_cache *plain = open_in(d, "nokey", &none);
+    shmc_cache *plain = tu_open_owned(d, "nokey", &none);
     tu_set(plain, "k", "v");
-    close_owned(plain);
+    tu_close_owned(plain);
     assert_mismatch(d, "nokey", &with_1);
     tu_assert_rc(open_rc(d, "nokey", &none), 0);
 }
@@ -1104,17 +1062,17 @@ static void test_value_key_rotation(void **state)
     rotating.old_value_keys = key_1;
     rotating.old_value_key_count = 1;
 
-    shmc_cache *old = open_in(d, "inst", &with_1);
+    shmc_cache *old = tu_open_owned(d, "inst", &with_1);
     tu_set(old, "before", "written under key 1");
 
-    shmc_cache *c = open_in(d, "inst", &rotating);
+    shmc_cache *c = tu_open_owned(d, "inst", &rotating);
     tu_assert_value(c, "before", "written under key 1");
     tu_set(c, "after", "written under key 2");
     tu_assert_value(c, "after", "written under key 2");
 
     /* The new writes are key 2's: a handle with key 2 alone reads them,
      * and not key 1's. */
-    shmc_cache *key2_only = open_in(d, "inst", &with_2);
+    shmc_cache *key2_only = tu_open_owned(d, "inst", &with_2);
     tu_assert_value(key2_only, "after", "written under key 2");
     uint64_t failures = tu_stats(key2_only).decrypt_failures;
     tu_assert_value(key2_only, "before", NULL);
@@ -1128,9 +1086,9 @@ static void test_value_key_rotation(void **state)
     tu_set(old, "late", "written under key 1 again");
     tu_assert_value(c, "late", "written under key 1 again");
     tu_assert_rc(open_rc(d, "inst", &rotating), 0);
-    close_owned(key2_only);
-    close_owned(c);
-    close_owned(old);
+    tu_close_owned(key2_only);
+    tu_close_owned(c);
+    tu_close_owned(old);
     tu_assert_rc(open_rc(d, "inst", &with_2), 0);
     assert_mismatch(d, "inst", &with_1);
 }
@@ -1163,9 +1121,9 @@ static void test_open_without_keys_is_for_maintenance(void **state)
     const struct tu_dir *d = *state;
     shmc_opts keyed = opts_of((struct protection){1, 1, 1});
     shmc_opts nokeys = {.map_size = MAP_SIZE, .flags = SHMC_OPEN_NOKEYS};
-    shmc_cache *c = open_in(d, "inst", &keyed);
+    shmc_cache *c = tu_open_owned(d, "inst", &keyed);
     tu_set(c, "user:1:token", "v");
-    shmc_cache *m = open_in(d, "inst", &nokeys);
+    shmc_cache *m = tu_open_owned(d, "inst", &nokeys);
 
     unsigned char buf[8];
     size_t len = sizeof buf, n;
@@ -1215,10 +1173,10 @@ static void test_open_without_keys_is_for_maintenance(void **state)
 
     /* It decides nothing: the first open with keys records them. */
     shmc_opts none = opts_of((struct protection){0, 0, 0});
-    shmc_cache *first = open_in(d, "fresh", &nokeys);
+    shmc_cache *first = tu_open_owned(d, "fresh", &nokeys);
     tu_assert_rc(open_rc(d, "fresh", &keyed), 0);
     assert_mismatch(d, "fresh", &none);
-    close_owned(first);
+    tu_close_owned(first);
 }
 
 static void test_bad_protection_options(void **state)
@@ -1479,7 +1437,7 @@ static void tampering_under(const struct tu_dir *d, struct protection p,
 {
     char name[64], key[64];
     shmc_opts o = opts_of(p);
-    shmc_cache *c = open_in(d, name_of(p, name), &o);
+    shmc_cache *c = tu_open_owned(d, name_of(p, name), &o);
     shmc_set_opts so = {.ttl_ms = HOUR_MS, .stale_ms = HOUR_MS};
     tu_assert_rc(shmc_set_ex(c, DONOR, strlen(DONOR), v->bytes, v->len, &so,
                              NULL),
@@ -1517,7 +1475,7 @@ static void tampering_under(const struct tu_dir *d, struct protection p,
                      "\n  %s: %s", tampers[t].name, why);
     /* The donor lent its record, and keeps it. */
     assert_reads(c, DONOR, strlen(DONOR), v, 0, 0);
-    close_owned(c);
+    tu_close_owned(c);
     if (report[0])
         fail_msg("%s: altered records not read as misses:%s", name, report);
 }
@@ -1597,7 +1555,7 @@ static int read_in_tight_memory(void *arg, int index)
 static void test_damaged_frames_are_misses(void **state)
 {
     shmc_opts o = opts_of((struct protection){0, 1, 0});
-    shmc_cache *c = open_in(*state, "inst", &o);
+    shmc_cache *c = tu_open_owned(*state, "inst", &o);
     const struct value *v = &values[V_JSON16K];
     enum { MAGIC, RAW_LEN, RAW_LEN_HUGE, CUT_END, CUT_TO_TWO, NAMED };
     static const char *const named[NAMED] = {"magic", "raw-length",
@@ -1736,11 +1694,11 @@ static void test_key_file_read(void **state)
 
     /* What it reads opens an instance like the key itself. */
     shmc_opts o = opts_of((struct protection){0, 0, 1});
-    shmc_cache *c = open_in(d, "inst", &o);
+    shmc_cache *c = tu_open_owned(d, "inst", &o);
     tu_set(c, "k", "v");
     tu_assert_rc(shmc_key_file_read(hex, got), 0);
     o.value_key = got;
-    shmc_cache *from_file = open_in(d, "inst", &o);
+    shmc_cache *from_file = tu_open_owned(d, "inst", &o);
     tu_assert_value(from_file, "k", "v");
 }
 
@@ -1770,7 +1728,7 @@ static void l1_under(const struct tu_dir *d, struct protection p,
     char name[64];
     shmc_opts o = opts_of(p);
     o.l1_entries = 64;
-    shmc_cache *c = open_in(d, name_of(p, name), &o);
+    shmc_cache *c = tu_open_owned(d, name_of(p, name), &o);
     struct rewrite w = {.c = c, .value = "round 0"};
     tu_set(c, "hot", w.value);
     unsigned rounds = tu_scaled(20);
@@ -1789,7 +1747,7 @@ static void l1_under(const struct tu_dir *d, struct protection p,
     else
         assert_int_equal(s.l1_hits, 0);
     assert_int_equal(s.decrypt_failures, 0);
-    close_owned(c);
+    tu_close_owned(c);
 }
 
 static void test_l1_with_encryption_sees_other_writers(void **state)
@@ -1808,25 +1766,25 @@ int main(void)
     fill_random(key_1, sizeof key_1, 3);
     fill_random(key_2, sizeof key_2, 4);
     const struct CMUnitTest tests[] = {
-        test_owning(test_round_trips_under_every_protection),
-        test_owning(test_verify_accepts_protected_records),
-        test_owning(test_files_reveal_no_key_and_no_encrypted_value),
-        test_owning(test_stored_keys_hide_lengths),
-        test_owning(test_namespace_deletion),
-        test_owning(test_namespace_separator_and_depth),
-        test_owning(test_scan_refused_under_a_secret),
-        test_owning(test_key_secret_fingerprint),
-        test_owning(test_value_key_fingerprint),
-        test_owning(test_value_key_rotation),
-        test_owning(test_value_key_rotation_does_not_swing_back),
-        test_owning(test_open_without_keys_is_for_maintenance),
-        test_owning(test_bad_protection_options),
-        test_owning(test_altered_encrypted_records_are_misses),
-        test_owning(test_altered_compressed_encrypted_records_are_misses),
-        test_owning(test_altered_headers_are_misses),
-        test_owning(test_damaged_frames_are_misses),
-        test_owning(test_key_file_read),
-        test_owning(test_l1_with_encryption_sees_other_writers),
+        tu_test_owning(test_round_trips_under_every_protection),
+        tu_test_owning(test_verify_accepts_protected_records),
+        tu_test_owning(test_files_reveal_no_key_and_no_encrypted_value),
+        tu_test_owning(test_stored_keys_hide_lengths),
+        tu_test_owning(test_namespace_deletion),
+        tu_test_owning(test_namespace_separator_and_depth),
+        tu_test_owning(test_scan_refused_under_a_secret),
+        tu_test_owning(test_key_secret_fingerprint),
+        tu_test_owning(test_value_key_fingerprint),
+        tu_test_owning(test_value_key_rotation),
+        tu_test_owning(test_value_key_rotation_does_not_swing_back),
+        tu_test_owning(test_open_without_keys_is_for_maintenance),
+        tu_test_owning(test_bad_protection_options),
+        tu_test_owning(test_altered_encrypted_records_are_misses),
+        tu_test_owning(test_altered_compressed_encrypted_records_are_misses),
+        tu_test_owning(test_altered_headers_are_misses),
+        tu_test_owning(test_damaged_frames_are_misses),
+        tu_test_owning(test_key_file_read),
+        tu_test_owning(test_l1_with_encryption_sees_other_writers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

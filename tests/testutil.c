@@ -420,3 +420,39 @@ void tu_assert_no_failure(const struct tu_failures *f, const char *who)
     if (f->count)
         fail_msg("%s: %d failures, the first: %s", who, f->count, f->first);
 }
+
+/* ---- handles closed by the teardown ------------------------------------ */
+
+static shmc_cache *owned[TU_OWNED_MAX];
+
+shmc_cache *tu_open_owned(const struct tu_dir *d, const char *name,
+                          const shmc_opts *o)
+{
+    char path[400];
+    shmc_cache *c = NULL;
+    snprintf(path, sizeof path, "%s/%s", d->root, name ? name : "inst");
+    tu_assert_rc(shmc_open(&c, path, o), 0);
+    for (int i = 0; i < TU_OWNED_MAX; i++)
+        if (!owned[i]) {
+            owned[i] = c;
+            return c;
+        }
+    shmc_close(c);
+    fail_msg("more than %d handles open at once", TU_OWNED_MAX);
+    return NULL;
+}
+
+void tu_close_owned(shmc_cache *c)
+{
+    for (int i = 0; i < TU_OWNED_MAX; i++)
+        if (owned[i] == c)
+            owned[i] = NULL;
+    shmc_close(c);
+}
+
+int tu_teardown_owned(void **state)
+{
+    for (int i = 0; i < TU_OWNED_MAX; i++)
+        tu_close_owned(owned[i]);
+    return tu_teardown_dir(state);
+}

@@ -79,6 +79,23 @@ int tu_teardown_dir(void **state);
 #define tu_test_in_dir(fn)                                                  \
     cmocka_unit_test_setup_teardown(fn, tu_setup_dir, tu_teardown_dir)
 
+/* Handles a test opens with tu_open_owned are closed by tu_teardown_owned,
+ * also after a failed test: a handle left open would be reported as a leak
+ * by every child forked later (valgrind). */
+#define TU_OWNED_MAX 8
+
+/* Open d->root/name (name NULL: "inst", d->inst) with o; fails the test if
+ * the open fails. */
+shmc_cache *tu_open_owned(const struct tu_dir *d, const char *name,
+                          const shmc_opts *o);
+void tu_close_owned(shmc_cache *c);
+int tu_teardown_owned(void **state);
+
+/* A test entry with a directory of its own and handles from
+ * tu_open_owned. */
+#define tu_test_owning(fn)                                                  \
+    cmocka_unit_test_setup_teardown(fn, tu_setup_dir, tu_teardown_owned)
+
 /* A directory and a handle open on its instance. */
 struct tu_cache {
     struct tu_dir dir;
