@@ -95,15 +95,38 @@ static int put_entry(struct shmc__writer *w, const struct shmc__key *k,
     return 0;
 }
 
+/* A live record's value in the clear: val points into the record, or
+ * into owned (free it with shmc__payload_release). */
+struct live_value {
+    void *owned;
+    const void *val;
+    size_t len;
+};
+
 /* The live (fresh or stale) record of k: 0, or SHMC_ENOTFOUND when absent,
- * expired or unreadable (a writer may replace those). */
-static int find_live(struct shmc__txn *t, const struct shmc__key *k,
-                     uint64_t now, struct shmc__record *r)
+ * expired, unreadable or not opening (a writer may replace those, as a
+ * reader would miss them). *v (may be NULL) gets its value. */
+static int find_live(struct shmc__writer *w, const struct shmc__key *k,
+                     uint64_t now, struct shmc__record *r,
+                     struct live_value *v)
 {
-    int rc = shmc__entry_find(t, k, r);
+    struct live_value unused;
+    int rc = shmc__entry_find(&w->t, k, r);
     if (rc == SHMC_ECORRUPT ||
         (rc == 0 && shmc__record_freshness(r, now) == SHMC__EXPIRED))
-        rc = SHMC_ENOTFOUND;
+        return SHMC_ENOTFOUND;
+    if (rc)
+        return rc;
+    if (!v)
+        v = &unused;
+    rc = shmc__payload_open(w->protect, k, r, &v->owned, &v->val, &v->len);
+    if (rc == SHMC_ECORRUPT) {
+        if (r->flags & SHMC__REC_ENCRYPTED)
+            shmc__count(w->inst->shard, SHMC__C_DECRYPT_FAILURES, 1);
+        return SHMC_ENOTFOUND;
+    }
+    if (rc == 0 && v == &unused)
+        shmc__payload_release(unused.owned, unused.len);
     return rc;
 }
 
@@ -124,7 +147,7 @@ static int write_record(struct shmc__writer *w, void *arg, int *answer)
     uint64_t now = shmc__now_ms();
     int rc = shmc__key_make(&k, a->key, a->klen, &w->protect->keying);
     if (rc == 0 && ((o->flags & SHMC_SET_ADD) || o->if_version)) {
-        int live = find_live(&w->t, &k, now, &old);
+        int live = find_live(w, &k, now, &old, NULL);
         if (live != 0 && live != SHMC_ENOTFOUND)
             rc = live;
         else if ((o->flags & SHMC_SET_ADD) && live == 0 &&
@@ -204,26 +227,20 @@ static int touch_record(struct shmc__writer *w, void *arg, int *answer)
     struct shmc__record old;
     uint64_t now = shmc__now_ms();
     int rc = shmc__key_make(&k, a->key, a->klen, &w->protect->keying);
+    struct live_value v;
     if (rc == 0)
-        rc = find_live(&w->t, &k, now, &old);
+        rc = find_live(w, &k, now, &old, &v);
     if (rc)
         return rc;
     /* The old value lives in a page the new record may overwrite, and an
      * encrypted one is bound to the old header: take it out in the clear,
      * and store it again. */
-    void *owned;
-    const void *val;
-    size_t vlen;
-    rc = shmc__payload_open(w->protect, &k, &old, &owned, &val, &vlen);
-    void *copy = rc == 0 && !owned ? malloc(vlen ? vlen : 1) : owned;
-    if (rc == SHMC_ECORRUPT)
-        return SHMC_ENOTFOUND;
-    if (rc)
-        return rc;
+    size_t vlen = v.len;
+    void *copy = v.owned ? v.owned : malloc(vlen ? vlen : 1);
     if (!copy)
         return shmc__fail(-ENOMEM, "touch: no memory");
-    if (!owned)
-        memcpy(copy, val, vlen);
+    if (!v.owned)
+        memcpy(copy, v.val, vlen);
     shmc_set_opts o = {.ttl_ms = a->ttl_ms,
                        .stale_ms = old.expires_at - old.fresh_until};
     rc = put_entry(w, &k, copy, vlen, now, expiry_from(&o, now),

@@ -1407,6 +1407,13 @@ static const char *tampered_problem(shmc_cache *c, enum tamper t,
         snprintf(why, 160, "touch gave %s", shmc_err_name(rc));
         return why;
     }
+    /* An add takes the key as absent, as a read does. */
+    rc = shmc_add(c, key, klen, "added", 5, 0);
+    if (rc != 0 || tu_check_value(c, key, "added")) {
+        snprintf(why, 160, "add gave %s", shmc_err_name(rc));
+        return why;
+    }
+    tu_assert_rc(shmc_del(c, key, klen), 0);
     int calls = 0;
     void *val = NULL;
     static const shmc_compute_opts co = {.ttl_ms = HOUR_MS};
