@@ -20,6 +20,7 @@
 #include "recency.h"
 #include "record.h"
 #include "stats.h"
+#include "walk.h"
 
 #define POS_SWEEP "sweep-cursor"
 #define POS_EVICT "evict-hand"
@@ -45,14 +46,6 @@
 /* After a full map, evict down to this far below the high watermark. */
 #define FULL_MARGIN_PERCENT 10
 
-/* Where a walk stands: the next record it will look at is the first one
- * at or after key in table. */
-struct walk_pos {
-    enum shmc__table table;
-    size_t len;
-    unsigned char key[SHMC__MAX_DIRECT_KEY];
-};
-
 struct walk {
     const char *name; /* meta key of the saved position */
     enum walk_stop {
@@ -70,7 +63,7 @@ struct walk {
 
 /* A missing or damaged position starts at the beginning. */
 static int load_pos(struct shmc__txn *t, const char *name,
-                    struct walk_pos *p)
+                    struct shmc__walk_pos *p)
 {
     struct shmc__bytes v;
     p->table = SHMC__T_ENTRIES;
@@ -89,7 +82,7 @@ static int load_pos(struct shmc__txn *t, const char *name,
 }
 
 static int save_pos(struct shmc__txn *t, const char *name,
-                    const struct walk_pos *p)
+                    const struct shmc__walk_pos *p)
 {
     void *dst;
     int rc = shmc__put(t, SHMC__T_META, name, strlen(name), p->len + 1, &dst);
@@ -101,73 +94,60 @@ static int save_pos(struct shmc__txn *t, const char *name,
     return rc;
 }
 
-enum verdict { KEEP, REMOVE_EXPIRED, EVICT };
+/* One batch of a walk as it goes. */
+struct batch {
+    struct shmc__writer *w;
+    const struct walk *wk;
+    enum shmc__table table;
+    unsigned visited, evicted, expired;
+};
 
-/* What the walk does with one record; *hash gets its key's hash when it
- * is evicted. */
-static enum verdict judge(const struct shmc__instance *inst,
-                          const struct walk *wk, enum shmc__table tb,
-                          struct shmc__bytes k, struct shmc__bytes v,
-                          uint64_t *hash)
+static int batch_full(const struct batch *b)
 {
-    struct shmc__record r;
-    /* No reader can use a record it cannot decode: it only takes room. */
-    if (shmc__record_decode(v.data, v.len, &r) != 0 ||
-        shmc__record_freshness(&r, wk->now) == SHMC__EXPIRED)
-        return REMOVE_EXPIRED;
-    if (!wk->evict)
-        return KEEP;
-    *hash = tb == SHMC__T_ENTRIES ? shmc__key_hash(k.data, k.len)
-                                  : shmc__key_hash(r.key, r.key_len);
-    return shmc__recency_recent(&inst->ctl, *hash) ? KEEP : EVICT;
+    return b->visited == b->wk->visit_max ||
+           (b->wk->evict_max && b->evicted == b->wk->evict_max);
 }
 
-static int batch_full(const struct walk *wk, unsigned visited,
-                      unsigned evicted)
+/* What the walk does with one record: remove it if expired (or if no
+ * reader could decode it: it only takes room); with eviction, evict it if
+ * not read since the hand last came by. */
+static enum shmc__verdict judge(struct shmc__bytes k, struct shmc__bytes v,
+                                void *arg)
 {
-    return visited == wk->visit_max ||
-           (wk->evict_max && evicted == wk->evict_max);
+    struct batch *b = arg;
+    struct shmc__record r;
+    if (batch_full(b))
+        return SHMC__STOP;
+    b->visited++;
+    if (shmc__record_decode(v.data, v.len, &r) != 0 ||
+        shmc__record_freshness(&r, b->wk->now) == SHMC__EXPIRED) {
+        b->expired++;
+        return SHMC__DELETE;
+    }
+    if (!b->wk->evict)
+        return SHMC__KEEP;
+    uint64_t hash = b->table == SHMC__T_ENTRIES
+                        ? shmc__key_hash(k.data, k.len)
+                        : shmc__key_hash(r.key, r.key_len);
+    if (shmc__recency_recent(&b->w->inst->ctl, hash))
+        return SHMC__KEEP;
+    shmc__touched_key(&b->w->touched, hash);
+    b->evicted++;
+    return SHMC__DELETE;
 }
 
 /* One batch of a walk inside w's transaction: at most one time round. */
 static int walk_batch(struct shmc__writer *w, struct walk *wk)
 {
-    struct walk_pos pos;
-    unsigned visited = 0, evicted = 0, expired = 0, passes = 0;
+    struct shmc__walk_pos pos;
+    struct batch b = {.w = w, .wk = wk};
+    unsigned passes = 0;
     int rc = load_pos(&w->t, wk->name, &pos);
-    while (rc == 0 && !batch_full(wk, visited, evicted) && passes == 0) {
-        struct shmc__cursor *cur;
-        struct shmc__bytes k, v;
-        rc = shmc__cursor_open(&w->t, pos.table, &cur);
-        if (rc)
-            break;
-        rc = shmc__cursor_seek(cur, pos.key, pos.len, &k, &v);
-        while (rc == 0) {
-            /* pos: the record at the cursor, not yet looked at. */
-            memcpy(pos.key, k.data, k.len);
-            pos.len = k.len;
-            if (batch_full(wk, visited, evicted))
-                break;
-            visited++;
-            uint64_t hash = 0;
-            enum verdict verdict = judge(w->inst, wk, pos.table, k, v, &hash);
-            if (verdict == KEEP) {
-                rc = shmc__cursor_next(cur, &k, &v);
-                continue;
-            }
-            rc = shmc__cursor_del(cur);
-            if (verdict == EVICT) {
-                shmc__touched_key(&w->touched, hash);
-                evicted++;
-            } else {
-                expired++;
-            }
-            /* The first record after the deleted one. */
-            if (rc == 0)
-                rc = shmc__cursor_seek(cur, pos.key, pos.len, &k, &v);
-        }
-        shmc__cursor_close(cur);
-        if (rc == SHMC_ENOTFOUND) {
+    while (rc == 0 && !batch_full(&b) && passes == 0) {
+        int ended;
+        b.table = pos.table;
+        rc = shmc__walk_table(&w->t, &pos, judge, &b, &ended);
+        if (rc == 0 && ended) {
             /* The end of a table: on to the other one. */
             if (pos.table == SHMC__T_HASHED) {
                 passes++;
@@ -176,17 +156,16 @@ static int walk_batch(struct shmc__writer *w, struct walk *wk)
             pos.table = pos.table == SHMC__T_ENTRIES ? SHMC__T_HASHED
                                                      : SHMC__T_ENTRIES;
             pos.len = 0;
-            rc = 0;
         }
     }
     if (rc == 0)
         rc = save_pos(&w->t, wk->name, &pos);
     if (rc == 0) {
-        w->evicted += evicted;
-        w->expired_removed += expired;
-        wk->res.visited += visited;
-        wk->res.evicted += evicted;
-        wk->res.expired += expired;
+        w->evicted += b.evicted;
+        w->expired_removed += b.expired;
+        wk->res.visited += b.visited;
+        wk->res.evicted += b.evicted;
+        wk->res.expired += b.expired;
         wk->res.passes += passes;
     }
     return rc;
@@ -291,7 +270,7 @@ int shmc__make_room(struct shmc__writer *w, unsigned high_percent)
 static void let_freed_pages_go(shmc_cache *c)
 {
     struct shmc__writer w;
-    struct walk_pos pos;
+    struct shmc__walk_pos pos;
     if (shmc__writer_begin(c, &w))
         return;
     int rc = load_pos(&w.t, POS_EVICT, &pos);

@@ -18,6 +18,7 @@
 #include "record.h"
 #include "stamps.h"
 #include "stats.h"
+#include "walk.h"
 #include "writer.h"
 
 /* Records visited per transaction by del_prefix: keeps the writer lock
@@ -393,20 +394,16 @@ int shmc_mdel(shmc_cache *c, const shmc_item *items, size_t n,
 
 /* ---- delete by prefix ----------------------------------------------- */
 
-/* Where a batch of a prefix scan starts: the first stored key >= key. */
-struct prefix_pos {
-    unsigned char key[SHMC__MAX_DIRECT_KEY];
-    size_t len;
-    int done;
-};
-
 struct prefix_scan {
-    enum shmc__table table;
     const void *prefix;
     size_t plen;
-    struct prefix_pos at;   /* committed */
-    struct prefix_pos next; /* where the running batch got to */
-    size_t deleted;         /* live entries the running batch deleted */
+    struct shmc__walk_pos at;   /* committed */
+    int done;                   /* the table is done with */
+    struct shmc__walk_pos next; /* where the running batch got to */
+    int next_done;
+    size_t deleted;             /* live entries the running batch deleted */
+    unsigned visited;
+    uint64_t now;
 };
 
 static int has_prefix(const void *p, size_t len, const struct prefix_scan *s)
@@ -414,61 +411,46 @@ static int has_prefix(const void *p, size_t len, const struct prefix_scan *s)
     return len >= s->plen && memcmp(p, s->prefix, s->plen) == 0;
 }
 
-/* One transaction's worth of a prefix scan, from s->at. The entries table
- * is ordered by the user's key, so the scan starts at the prefix and stops
- * after it; the hashed table is ordered by digest, so every record's full
- * key is looked at. A batch deletes up to PREFIX_BATCH keys: more than the
- * stamps of single keys can say, so the epoch moves. */
+/* The entries table is ordered by the user's key, so the scan starts at
+ * the prefix and stops after it; the hashed table is ordered by digest, so
+ * every record's full key is looked at. */
+static enum shmc__verdict judge_prefix(struct shmc__bytes k,
+                                       struct shmc__bytes v, void *arg)
+{
+    struct prefix_scan *s = arg;
+    struct shmc__record r;
+    if (s->visited++ == PREFIX_BATCH)
+        return SHMC__STOP;
+    int decoded = shmc__record_decode(v.data, v.len, &r) == 0;
+    if (s->next.table == SHMC__T_ENTRIES && !has_prefix(k.data, k.len, s)) {
+        s->next_done = 1;
+        return SHMC__STOP;
+    }
+    /* A long key is in its record; one that does not decode is kept. */
+    if (s->next.table == SHMC__T_HASHED &&
+        (!decoded || !has_prefix(r.key, r.key_len, s)))
+        return SHMC__KEEP;
+    if (decoded && shmc__record_freshness(&r, s->now) != SHMC__EXPIRED)
+        s->deleted++;
+    return SHMC__DELETE;
+}
+
+/* One transaction's worth of a prefix scan, from s->at. A batch deletes
+ * up to PREFIX_BATCH keys: more than the stamps of single keys can say, so
+ * the epoch moves. */
 static int prefix_batch(struct shmc__writer *w, void *arg, int *answer)
 {
     struct prefix_scan *s = arg;
-    struct prefix_pos *pos = &s->next;
-    struct shmc__cursor *cur;
-    struct shmc__bytes k, v;
-    uint64_t now = shmc__now_ms();
-    *pos = s->at;
+    int ended;
+    s->next = s->at;
+    s->next_done = 0;
     s->deleted = 0;
+    s->visited = 0;
+    s->now = shmc__now_ms();
     *answer = 0;
     shmc__touched_all(&w->touched);
-    int rc = shmc__cursor_open(&w->t, s->table, &cur);
-    if (rc)
-        return rc;
-    rc = shmc__cursor_seek(cur, pos->key, pos->len, &k, &v);
-    for (int visited = 0; rc == 0 && visited < PREFIX_BATCH; visited++) {
-        struct shmc__record r;
-        int decoded = shmc__record_decode(v.data, v.len, &r) == 0;
-        const void *user_key = NULL;
-        size_t user_len = 0;
-        if (s->table == SHMC__T_ENTRIES) {
-            if (!has_prefix(k.data, k.len, s)) {
-                pos->done = 1;
-                break;
-            }
-            user_key = k.data;
-            user_len = k.len;
-        } else if (decoded) {
-            user_key = r.key;
-            user_len = r.key_len;
-        }
-        memcpy(pos->key, k.data, k.len);
-        pos->len = k.len;
-        if (user_key && has_prefix(user_key, user_len, s)) {
-            if (decoded &&
-                shmc__record_freshness(&r, now) != SHMC__EXPIRED)
-                s->deleted++;
-            rc = shmc__cursor_del(cur);
-            /* The cursor now stands past the deleted key: seek there. */
-            if (rc == 0)
-                rc = shmc__cursor_seek(cur, pos->key, pos->len, &k, &v);
-        } else {
-            rc = shmc__cursor_next(cur, &k, &v);
-        }
-    }
-    shmc__cursor_close(cur);
-    if (rc == SHMC_ENOTFOUND) {
-        pos->done = 1;
-        rc = 0;
-    }
+    int rc = shmc__walk_table(&w->t, &s->next, judge_prefix, s, &ended);
+    s->next_done |= ended;
     w->deletes = s->deleted;
     return rc;
 }
@@ -496,7 +478,7 @@ int shmc_del_prefix(shmc_cache *c, const void *prefix, size_t plen,
     if (rc == 0 && !s)
         rc = shmc__fail(-ENOMEM, "del_prefix: no memory");
     for (int tb = SHMC__T_ENTRIES; tb <= last_table && rc == 0; tb++) {
-        *s = (struct prefix_scan){.table = (enum shmc__table)tb,
+        *s = (struct prefix_scan){.at.table = (enum shmc__table)tb,
                                   .prefix = prefix,
                                   .plen = plen};
         if (tb == SHMC__T_ENTRIES) {
@@ -506,10 +488,11 @@ int shmc_del_prefix(shmc_cache *c, const void *prefix, size_t plen,
             memcpy(s->at.key, prefix, plen);
             s->at.len = plen;
         }
-        while (rc == 0 && !s->at.done) {
+        while (rc == 0 && !s->done) {
             rc = shmc__writer_run(c, 0, prefix_batch, s);
             if (rc == 0) {
                 s->at = s->next;
+                s->done = s->next_done;
                 total += s->deleted;
             }
         }
