@@ -1259,59 +1259,25 @@ struct lmdb_write {
     const struct damage *d;
 };
 
-/* In a child (LMDB forbids a second environment of one file in a
- * process): open the instance's LMDB as the library does (lib/store.c)
- * and write the damaged records. */
+static int put_damage(MDB_txn *txn, const MDB_dbi dbi[2], void *arg)
+{
+    const struct damage *d = arg;
+    int rc = 0;
+    for (int i = 0; i < DAMAGES && rc == 0; i++) {
+        unsigned char digest[SHA256_DIGEST_LENGTH];
+        MDB_val k = stored_key(&d[i], digest);
+        MDB_val v = {d[i].len, (void *)d[i].bytes};
+        rc = mdb_put(txn, dbi[is_long(&d[i])], &k, &v, 0);
+    }
+    return rc;
+}
+
+/* In a child: write the damaged records. */
 static int write_damage(void *arg, int index)
 {
     const struct lmdb_write *w = arg;
-    char control[400];
-    MDB_env *env = NULL;
-    MDB_txn *txn;
-    MDB_dbi entries, hashed;
     (void)index;
-    /* The library's opens and closes are serialised by this lock. */
-    snprintf(control, sizeof control, "%s/control.shm", w->dir);
-    int lockfd = open(control, O_RDWR | O_CLOEXEC);
-    if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0) {
-        fprintf(stderr, "%s: %s\n", control, strerror(errno));
-        return 1;
-    }
-    int rc = mdb_env_create(&env);
-    if (rc == 0) {
-        mdb_env_set_maxdbs(env, 16);
-        mdb_env_set_mapsize(env, (size_t)w->map_size);
-        rc = mdb_env_open(env, w->dir,
-                          MDB_NOSYNC | MDB_NOMETASYNC | MDB_WRITEMAP |
-                              MDB_NOTLS | MDB_NORDAHEAD,
-                          0600);
-    }
-    flock(lockfd, LOCK_UN);
-    if (rc == 0)
-        rc = mdb_txn_begin(env, NULL, 0, &txn);
-    if (rc == 0) {
-        rc = mdb_dbi_open(txn, "entries", 0, &entries);
-        if (rc == 0)
-            rc = mdb_dbi_open(txn, "hashed", 0, &hashed);
-        for (int i = 0; i < DAMAGES && rc == 0; i++) {
-            unsigned char digest[SHA256_DIGEST_LENGTH];
-            MDB_val k = stored_key(&w->d[i], digest);
-            MDB_val v = {w->d[i].len, (void *)w->d[i].bytes};
-            rc = mdb_put(txn, is_long(&w->d[i]) ? hashed : entries, &k, &v,
-                         0);
-        }
-        if (rc == 0)
-            rc = mdb_txn_commit(txn);
-        else
-            mdb_txn_abort(txn);
-    }
-    if (rc)
-        fprintf(stderr, "writing damaged records: %s\n", mdb_strerror(rc));
-    flock(lockfd, LOCK_EX);
-    mdb_env_close(env);
-    flock(lockfd, LOCK_UN);
-    close(lockfd);
-    return rc != 0;
+    return tu_lmdb_write(w->dir, w->map_size, put_damage, (void *)w->d) != 0;
 }
 
 #define PROBLEMS_MAX 16

@@ -457,55 +457,20 @@ static int search_file(const char *path, struct job *j)
     return 0;
 }
 
-/* In a child: open the instance's LMDB as the library does (lib/store.c),
- * run the steps in one write transaction, list the stored keys, then
- * search the files for the needles. */
+static int steps_and_keys(MDB_txn *txn, const MDB_dbi dbi[2], void *arg)
+{
+    struct job *j = arg;
+    int rc = run_steps(txn, dbi, j);
+    return rc ? rc : list_keys(txn, dbi, j);
+}
+
+/* In a child: run the steps in one write transaction, list the stored
+ * keys, then search the files for the needles. */
 static int job_child(void *arg, int index)
 {
     struct job *j = arg;
-    char control[450];
-    MDB_env *env = NULL;
-    MDB_txn *txn;
-    MDB_dbi dbi[2];
     (void)index;
-    /* The library's opens and closes are serialised by this lock. */
-    snprintf(control, sizeof control, "%s/control.shm", j->dir);
-    int lockfd = open(control, O_RDWR | O_CLOEXEC);
-    if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0) {
-        fprintf(stderr, "%s: %s\n", control, strerror(errno));
-        return 1;
-    }
-    int rc = mdb_env_create(&env);
-    if (rc == 0) {
-        mdb_env_set_maxdbs(env, 16);
-        mdb_env_set_mapsize(env, (size_t)j->map_size);
-        rc = mdb_env_open(env, j->dir,
-                          MDB_NOSYNC | MDB_NOMETASYNC | MDB_WRITEMAP |
-                              MDB_NOTLS | MDB_NORDAHEAD,
-                          0600);
-    }
-    flock(lockfd, LOCK_UN);
-    if (rc == 0)
-        rc = mdb_txn_begin(env, NULL, 0, &txn);
-    if (rc == 0) {
-        rc = mdb_dbi_open(txn, "entries", 0, &dbi[SHMC__T_ENTRIES]);
-        if (rc == 0)
-            rc = mdb_dbi_open(txn, "hashed", 0, &dbi[SHMC__T_HASHED]);
-        if (rc == 0)
-            rc = run_steps(txn, dbi, j);
-        if (rc == 0)
-            rc = list_keys(txn, dbi, j);
-        if (rc == 0)
-            rc = mdb_txn_commit(txn);
-        else
-            mdb_txn_abort(txn);
-    }
-    if (rc)
-        fprintf(stderr, "records through LMDB: %s\n", mdb_strerror(rc));
-    flock(lockfd, LOCK_EX);
-    mdb_env_close(env);
-    flock(lockfd, LOCK_UN);
-    close(lockfd);
+    int rc = tu_lmdb_write(j->dir, j->map_size, steps_and_keys, j);
     static const char *const files[] = {"data.mdb", "lock.mdb", "control.shm"};
     for (unsigned i = 0; rc == 0 && j->needles && i < 3; i++) {
         char path[450];

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -455,4 +456,52 @@ int tu_teardown_owned(void **state)
     for (int i = 0; i < TU_OWNED_MAX; i++)
         tu_close_owned(owned[i]);
     return tu_teardown_dir(state);
+}
+
+/* ---- records written behind the library's back ------------------------ */
+
+int tu_lmdb_write(const char *dir, uint64_t map_size, tu_lmdb_fn change,
+                  void *arg)
+{
+    char control[512];
+    MDB_env *env = NULL;
+    MDB_txn *txn;
+    MDB_dbi dbi[2];
+    snprintf(control, sizeof control, "%s/control.shm", dir);
+    int lockfd = open(control, O_RDWR | O_CLOEXEC);
+    if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0) {
+        fprintf(stderr, "%s: %s\n", control, strerror(errno));
+        return 1;
+    }
+    /* The flags of lib/store.c. */
+    int rc = mdb_env_create(&env);
+    if (rc == 0) {
+        mdb_env_set_maxdbs(env, 16);
+        mdb_env_set_mapsize(env, (size_t)map_size);
+        rc = mdb_env_open(env, dir,
+                          MDB_NOSYNC | MDB_NOMETASYNC | MDB_WRITEMAP |
+                              MDB_NOTLS | MDB_NORDAHEAD,
+                          0600);
+    }
+    flock(lockfd, LOCK_UN);
+    if (rc == 0)
+        rc = mdb_txn_begin(env, NULL, 0, &txn);
+    if (rc == 0) {
+        rc = mdb_dbi_open(txn, "entries", 0, &dbi[0]);
+        if (rc == 0)
+            rc = mdb_dbi_open(txn, "hashed", 0, &dbi[1]);
+        if (rc == 0)
+            rc = change(txn, dbi, arg);
+        if (rc == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    if (rc)
+        fprintf(stderr, "records through LMDB: %s\n", mdb_strerror(rc));
+    flock(lockfd, LOCK_EX);
+    mdb_env_close(env);
+    flock(lockfd, LOCK_UN);
+    close(lockfd);
+    return rc;
 }

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include <cmocka.h>
+#include <lmdb.h>
 
 #include "shmcache.h"
 
@@ -95,6 +96,19 @@ int tu_teardown_owned(void **state);
  * tu_open_owned. */
 #define tu_test_owning(fn)                                                  \
     cmocka_unit_test_setup_teardown(fn, tu_setup_dir, tu_teardown_owned)
+
+/* A change made to an instance's records behind the library's back:
+ * dbi[0] is its entries table, dbi[1] its hashed table. Returns 0 to have
+ * the transaction committed, or an LMDB error. */
+typedef int (*tu_lmdb_fn)(MDB_txn *txn, const MDB_dbi dbi[2], void *arg);
+
+/* Open the LMDB environment of the instance at dir (map of map_size
+ * bytes) as the library does, under control.shm's lock, which serialises
+ * the library's opens and closes, and run change in one write
+ * transaction. Only in a child: LMDB forbids a second environment of one
+ * file in a process. Returns 0, or an LMDB error, said on stderr. */
+int tu_lmdb_write(const char *dir, uint64_t map_size, tu_lmdb_fn change,
+                  void *arg);
 
 /* A directory and a handle open on its instance. */
 struct tu_cache {
