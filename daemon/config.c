@@ -10,18 +10,20 @@
 #include "cli.h"
 
 enum key_kind {
-    KEY_PATH,    /* absolute path, repeatable: config.paths */
-    KEY_PIDFILE, /* absolute path */
-    KEY_GROUP,   /* a group name or number */
-    KEY_SIZE,    /* uint64_t, bytes with an optional K/M/G/T suffix */
-    KEY_UINT,    /* unsigned */
+    KEY_PATH,  /* absolute path, repeatable: config.paths */
+    KEY_FILE,  /* absolute path */
+    KEY_GROUP, /* a group name or number */
+    KEY_SIZE,  /* uint64_t, bytes with an optional K/M/G/T suffix */
+    KEY_UINT,  /* unsigned */
+    KEY_TEXT,  /* a string of 1 to max bytes */
+    KEY_NAME,  /* a string of 1 to max bytes from '!' to '~' (no blank) */
 };
 
 struct key_def {
     const char *name;
     enum key_kind kind;
     uint64_t min, max;
-    size_t offset; /* of the field in struct config (KEY_SIZE, KEY_UINT) */
+    size_t offset; /* of the field in struct config (all but KEY_PATH) */
 };
 
 /* The keys, their ranges and where they go. The instance options take the
@@ -34,15 +36,26 @@ static const struct key_def keys[] = {
     {"high_watermark", KEY_UINT, 10, 99,
      offsetof(struct config, high_watermark)},
     {"low_watermark", KEY_UINT, 1, 98, offsetof(struct config, low_watermark)},
-    {"pidfile", KEY_PIDFILE, 0, 0, 0},
+    {"pidfile", KEY_FILE, 0, 0, offsetof(struct config, pidfile)},
     {"map_size", KEY_SIZE, 1u << 20, UINT64_MAX,
      offsetof(struct config, map_size)},
     {"max_readers", KEY_UINT, 1, INT_MAX,
      offsetof(struct config, max_readers)},
-    {"group", KEY_GROUP, 0, 0, 0},
+    {"group", KEY_GROUP, 0, 0, offsetof(struct config, group)},
     {"lock_slots", KEY_UINT, 1, 1u << 20, offsetof(struct config, lock_slots)},
     {"recency_slots", KEY_UINT, 1, 1u << 26,
      offsetof(struct config, recency_slots)},
+    {"redis", KEY_TEXT, 1, CONFIG_MAX_URL_LEN, offsetof(struct config, redis)},
+    {"bridge_secret_file", KEY_FILE, 0, 0,
+     offsetof(struct config, bridge_secret_file)},
+    {"host_id", KEY_NAME, 1, CONFIG_MAX_HOST_ID_LEN,
+     offsetof(struct config, host_id)},
+    {"stream", KEY_NAME, 1, CONFIG_MAX_STREAM_LEN,
+     offsetof(struct config, stream)},
+    {"stream_maxlen", KEY_UINT, 100, 1000000000u,
+     offsetof(struct config, stream_maxlen)},
+    {"outbox_max", KEY_UINT, 1, 100000000u,
+     offsetof(struct config, outbox_max)},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -65,8 +78,10 @@ void config_free(struct config *c)
 {
     for (unsigned i = 0; i < c->npaths; i++)
         free(c->paths[i]);
-    free(c->pidfile);
-    free(c->group);
+    for (size_t i = 0; i < NKEYS; i++)
+        if (keys[i].kind != KEY_PATH && keys[i].kind != KEY_SIZE &&
+            keys[i].kind != KEY_UINT)
+            free(*(char **)((char *)c + keys[i].offset));
     config_init(c);
 }
 
@@ -106,6 +121,22 @@ static int check_group(const char *value, char *msg, size_t msgsize)
     for (const char *p = value; *p; p++)
         if (*p == ' ' || *p == '\t' || *p == ':' || *p == '/')
             return fail(msg, msgsize, "'%.64s' is not a group name", value);
+    return 0;
+}
+
+static int check_text(const struct key_def *k, const char *value, char *msg,
+                      size_t msgsize)
+{
+    size_t len = strlen(value);
+    if (len > k->max)
+        return fail(msg, msgsize, "longer than %llu bytes",
+                    (unsigned long long)k->max);
+    if (k->kind == KEY_NAME)
+        for (const char *p = value; *p; p++)
+            if ((unsigned char)*p <= ' ' || (unsigned char)*p > '~')
+                return fail(msg, msgsize,
+                            "'%.64s': only printable characters, no blank",
+                            value);
     return 0;
 }
 
@@ -171,17 +202,23 @@ int config_set(struct config *c, const char *key, const char *value,
         return fail(msg, msgsize, "empty value");
     if (has_control_char(value))
         return fail(msg, msgsize, "control character in the value");
+    char **field = (char **)((char *)c + k->offset);
     switch (k->kind) {
     case KEY_PATH:
         return add_path(c, value, msg, msgsize);
-    case KEY_PIDFILE:
+    case KEY_FILE:
         if (check_path(value, msg, msgsize))
             return -1;
-        return set_string(&c->pidfile, value, msg, msgsize);
+        return set_string(field, value, msg, msgsize);
     case KEY_GROUP:
         if (check_group(value, msg, msgsize))
             return -1;
-        return set_string(&c->group, value, msg, msgsize);
+        return set_string(field, value, msg, msgsize);
+    case KEY_TEXT:
+    case KEY_NAME:
+        if (check_text(k, value, msg, msgsize))
+            return -1;
+        return set_string(field, value, msg, msgsize);
     case KEY_SIZE:
     case KEY_UINT:
         return set_number(c, k, value, msg, msgsize);
@@ -323,11 +360,11 @@ int config_merge(struct config *base, const struct config *over)
             memcpy(&v, from, sizeof v);
             if (v)
                 memcpy(to, &v, sizeof v);
+        } else if (k->kind != KEY_PATH &&
+                   merge_string((char **)to, *(char *const *)from)) {
+            return -1;
         }
     }
-    if (merge_string(&base->pidfile, over->pidfile) ||
-        merge_string(&base->group, over->group))
-        return -1;
     return 0;
 }
 
@@ -349,6 +386,12 @@ int config_finish(struct config *c, struct config_error *err)
                          "low_watermark (%u) must be below high_watermark "
                          "(%u)",
                          c->low_watermark, c->high_watermark);
+    if (!c->stream && !(c->stream = strdup(CONFIG_DEFAULT_STREAM)))
+        return line_fail(err, 0, "out of memory");
+    if (!c->stream_maxlen)
+        c->stream_maxlen = CONFIG_DEFAULT_STREAM_MAXLEN;
+    if (!c->outbox_max)
+        c->outbox_max = CONFIG_DEFAULT_OUTBOX_MAX;
     if (c->sweep_budget_ms > c->tick_ms)
         return line_fail(err, 0,
                          "sweep_budget_ms (%u) must not exceed tick_ms (%u)",

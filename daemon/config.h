@@ -18,6 +18,17 @@
  *   pidfile          where to write the pid, absolute
  *   map_size, max_readers, group, lock_slots, recency_slots
  *                    shmc_opts for an instance shmcached creates
+ *
+ * The Redis bridge (see bridge.h), on when redis is given:
+ *   redis            redis://[user:password@]host[:port][/db] or
+ *                    unix:///path (checked when the bridge starts: a bad
+ *                    one is a warning, and the daemon goes on without it)
+ *   bridge_secret_file  the shared secret that signs messages, absolute
+ *   host_id          this host's name in messages (default: the hostname)
+ *   stream           the Redis stream's name; each instance uses
+ *                    "<stream>:<the instance directory's name>"
+ *   stream_maxlen    approximate length the stream is trimmed to
+ *   outbox_max       revocations an instance holds while Redis is away
  */
 #ifndef SHMCD_CONFIG_H
 #define SHMCD_CONFIG_H
@@ -37,6 +48,12 @@
 #define CONFIG_DEFAULT_TICK_MS 100u
 #define CONFIG_DEFAULT_SWEEP_BUDGET_MS 5u
 #define CONFIG_DEFAULT_LOW_WATERMARK 80u
+#define CONFIG_MAX_URL_LEN 1024u
+#define CONFIG_MAX_HOST_ID_LEN 64u
+#define CONFIG_MAX_STREAM_LEN 200u
+#define CONFIG_DEFAULT_STREAM "shmcache:revocations"
+#define CONFIG_DEFAULT_STREAM_MAXLEN 100000u
+#define CONFIG_DEFAULT_OUTBOX_MAX 100000u
 
 /* Settings. Zero (or NULL) means "not given": config_finish() puts the
  * defaults in, and config_merge() lets only what was given override. The
@@ -55,6 +72,13 @@ struct config {
     char *group;
     unsigned lock_slots;
     unsigned recency_slots;
+    /* The bridge. */
+    char *redis;
+    char *bridge_secret_file;
+    char *host_id;
+    char *stream;
+    unsigned stream_maxlen;
+    unsigned outbox_max;
 };
 
 /* Why a parse or a check failed. line is 1-based; 0 when the error is

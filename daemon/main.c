@@ -15,7 +15,32 @@ enum {
     OPT_TICK_MS = CLI_OPT_FIRST_FREE,
     OPT_SWEEP_BUDGET_MS,
     OPT_LOW_WATERMARK,
+    OPT_REDIS,
+    OPT_BRIDGE_SECRET_FILE,
+    OPT_HOST_ID,
+    OPT_STREAM,
+    OPT_STREAM_MAXLEN,
+    OPT_OUTBOX_MAX,
 };
+
+/* Options that set one key of the settings file by the same name. */
+static const struct {
+    int opt;
+    const char *option, *key;
+    int is_path;
+} setting_options[] = {
+    {'p', "pidfile", "pidfile", 1},
+    {OPT_TICK_MS, "tick-ms", "tick_ms", 0},
+    {OPT_SWEEP_BUDGET_MS, "sweep-budget-ms", "sweep_budget_ms", 0},
+    {OPT_LOW_WATERMARK, "low-watermark", "low_watermark", 0},
+    {OPT_REDIS, "redis", "redis", 0},
+    {OPT_BRIDGE_SECRET_FILE, "bridge-secret-file", "bridge_secret_file", 1},
+    {OPT_HOST_ID, "host-id", "host_id", 0},
+    {OPT_STREAM, "stream", "stream", 0},
+    {OPT_STREAM_MAXLEN, "stream-maxlen", "stream_maxlen", 0},
+    {OPT_OUTBOX_MAX, "outbox-max", "outbox_max", 0},
+};
+#define NSETTING_OPTIONS (sizeof setting_options / sizeof setting_options[0])
 
 static const struct option long_options[] = {
     CLI_INSTANCE_LONG_OPTIONS,
@@ -25,6 +50,12 @@ static const struct option long_options[] = {
     {"tick-ms", required_argument, 0, OPT_TICK_MS},
     {"sweep-budget-ms", required_argument, 0, OPT_SWEEP_BUDGET_MS},
     {"low-watermark", required_argument, 0, OPT_LOW_WATERMARK},
+    {"redis", required_argument, 0, OPT_REDIS},
+    {"bridge-secret-file", required_argument, 0, OPT_BRIDGE_SECRET_FILE},
+    {"host-id", required_argument, 0, OPT_HOST_ID},
+    {"stream", required_argument, 0, OPT_STREAM},
+    {"stream-maxlen", required_argument, 0, OPT_STREAM_MAXLEN},
+    {"outbox-max", required_argument, 0, OPT_OUTBOX_MAX},
     {"verbose", no_argument, 0, 'v'},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},
@@ -47,6 +78,18 @@ static void print_help(void)
            "(default %u)\n"
            "  --low-watermark PCT    evict down to this share of the map "
            "(default %u)\n"
+           "  --redis URL            carry revocations through Redis:\n"
+           "                         redis://[USER:PASS@]HOST[:PORT][/DB] or "
+           "unix:///PATH\n"
+           "  --bridge-secret-file F the secret that signs them (32 bytes, "
+           "mode 0600)\n"
+           "  --host-id ID           this host's name (default: the "
+           "hostname)\n"
+           "  --stream NAME          Redis stream prefix (default %s)\n"
+           "  --stream-maxlen N      trim the stream to about N (default "
+           "%u)\n"
+           "  --outbox-max N         revocations kept while Redis is away "
+           "(default %u)\n"
            "  -v, --verbose          also log each sweep\n"
            "  -h, --help             show this help and exit\n"
            "  -V, --version          show the version and exit\n"
@@ -58,7 +101,8 @@ static void print_help(void)
            "override the settings file. See shmcached(8).\n",
            cli_prog, RUN_DEFAULT_PIDFILE, CONFIG_DEFAULT_TICK_MS,
            CONFIG_DEFAULT_SWEEP_BUDGET_MS, CONFIG_DEFAULT_LOW_WATERMARK,
-           cli_instance_help);
+           CONFIG_DEFAULT_STREAM, CONFIG_DEFAULT_STREAM_MAXLEN,
+           CONFIG_DEFAULT_OUTBOX_MAX, cli_instance_help);
 }
 
 static _Noreturn void usage_error(void)
@@ -143,20 +187,6 @@ int main(int argc, char **argv)
         case 'd':
             args.detach = 1;
             continue;
-        case 'p':
-            set_option(&args.overrides, "pidfile", "pidfile", optarg, 1);
-            continue;
-        case OPT_TICK_MS:
-            set_option(&args.overrides, "tick-ms", "tick_ms", optarg, 0);
-            continue;
-        case OPT_SWEEP_BUDGET_MS:
-            set_option(&args.overrides, "sweep-budget-ms", "sweep_budget_ms",
-                       optarg, 0);
-            continue;
-        case OPT_LOW_WATERMARK:
-            set_option(&args.overrides, "low-watermark", "low_watermark",
-                       optarg, 0);
-            continue;
         case 'v':
             log_set_verbose(1);
             continue;
@@ -178,7 +208,14 @@ int main(int argc, char **argv)
         default:
             break;
         }
-        if (cli_instance_option(&ci, opt, optarg) != 1)
+        size_t i = 0;
+        while (i < NSETTING_OPTIONS && setting_options[i].opt != opt)
+            i++;
+        if (i < NSETTING_OPTIONS)
+            set_option(&args.overrides, setting_options[i].option,
+                       setting_options[i].key, optarg,
+                       setting_options[i].is_path);
+        else if (cli_instance_option(&ci, opt, optarg) != 1)
             usage_error();
     }
     if (optind < argc) {

@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
 #include <unistd.h>
 
+#include "bridge.h"
 #include "lockfile.h"
 #include "log.h"
 
@@ -50,8 +52,16 @@ static int take_lock(struct maint_instance *m)
     return -1;
 }
 
+static void start_bridge(struct maint_instance *m, const struct config *cfg)
+{
+    struct bridge_settings s;
+    if (cfg->redis && bridge_settings_make(cfg, m->path, &s) == 0)
+        m->bridge = bridge_start(m->cache, m->path, &s);
+    OPENSSL_cleanse(&s, sizeof s);
+}
+
 int maint_attach(struct maint_instance *m, const char *path,
-                 const shmc_opts *opts)
+                 const struct config *cfg)
 {
     *m = (struct maint_instance){.lock_fd = -1};
     m->path = strdup(path);
@@ -63,7 +73,7 @@ int maint_attach(struct maint_instance *m, const char *path,
      * (owner, mode, no symbolic link) before a file is created in it. */
     /* Sweeping, evicting and freeing reader slots read no entry: the
      * daemon holds no key. */
-    shmc_opts maintenance = *opts;
+    shmc_opts maintenance = config_instance_opts(cfg);
     maintenance.flags |= SHMC_OPEN_NOKEYS;
     int rc = shmc_open(&m->cache, path, &maintenance);
     if (rc) {
@@ -83,11 +93,13 @@ int maint_attach(struct maint_instance *m, const char *path,
         maint_release(m);
         return -1;
     }
+    start_bridge(m, cfg);
     return 0;
 }
 
 void maint_release(struct maint_instance *m)
 {
+    bridge_stop(m->bridge);
     shmc_close(m->cache);
     if (m->lock_fd >= 0)
         close(m->lock_fd);

@@ -15,6 +15,7 @@
 struct maint_instance {
     char *path;
     shmc_cache *cache;
+    struct bridge *bridge; /* NULL: none */
     uint64_t map_size; /* fixed when the instance was made */
     int lock_fd;
     /* The failure of the last round, 0 for none: a failure that lasts is
@@ -22,12 +23,14 @@ struct maint_instance {
     int last_rc;
 };
 
-/* Open the instance at path with opts (creating it if missing) and take its
- * lock file. Returns 0, or -1 after logging why. */
+/* Open the instance at path with the options of cfg (creating it if
+ * missing), take its lock file, and start its Redis bridge when cfg has
+ * one (a bridge that cannot start is logged and left out). Returns 0, or
+ * -1 after logging why. */
 int maint_attach(struct maint_instance *m, const char *path,
-                 const shmc_opts *opts);
+                 const struct config *cfg);
 
-/* Close the instance and release its lock file. */
+/* Stop the bridge, close the instance and release its lock file. */
 void maint_release(struct maint_instance *m);
 
 /* One round of maintenance with the settings of cfg (sweep budget,

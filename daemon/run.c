@@ -52,13 +52,12 @@ static unsigned set_instances(struct daemon *d, const struct config *cfg)
     struct maint_instance next[CONFIG_MAX_PATHS];
     int kept[CONFIG_MAX_PATHS] = {0};
     unsigned n = 0, failed = 0;
-    const shmc_opts opts = config_instance_opts(cfg);
     for (unsigned i = 0; i < cfg->npaths; i++) {
         int old = find_instance(d, cfg->paths[i]);
         if (old >= 0) {
             next[n++] = d->inst[old];
             kept[old] = 1;
-        } else if (maint_attach(&next[n], cfg->paths[i], &opts) == 0) {
+        } else if (maint_attach(&next[n], cfg->paths[i], cfg) == 0) {
             log_msg(LOG_LEVEL_NOTICE, "maintaining %s", cfg->paths[i]);
             n++;
         } else {

@@ -24,7 +24,7 @@
 
 #define SHMC__CONTROL_NAME "control.shm"
 #define SHMC__CONTROL_MAGIC 0x314c5443434d4853ull /* "SHMCCTL1" */
-#define SHMC__LAYOUT_VERSION 5u
+#define SHMC__LAYOUT_VERSION 6u
 #define SHMC__COUNTER_SHARDS 64u
 #define SHMC__COUNTERS_PER_SHARD 32u /* one shard: four cache lines */
 #define SHMC__STAMP_SLOTS 65536u     /* a power of two */
@@ -53,6 +53,14 @@ struct shmc__control_header {
     uint32_t reserved;
     /* Wall clock of the last shmc_sweep(), for shmcache-stat. */
     _Atomic uint64_t last_sweep_ms;
+    /* Moved by every commit that adds to the outbox: the futex the bridge
+     * sleeps on (outbox.h). */
+    _Atomic uint32_t outbox_signal;
+    uint32_t reserved2;
+    /* Origin time of the newest revocation the bridge applied, and how old
+     * it was then (the bridge's lag). */
+    _Atomic uint64_t bridge_newest_ms;
+    _Atomic uint64_t bridge_lag_ms;
     /* Passes of the eviction clock hand round the cache (recency.h): read
      * by every get, so kept off the line every set writes. */
     _Alignas(SHMC__CACHE_LINE) _Atomic uint32_t evict_pass;

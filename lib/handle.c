@@ -130,6 +130,20 @@ int shmc_stats_get(shmc_cache *c, shmc_stats *out)
         .decrypt_failures = sum[SHMC__C_DECRYPT_FAILURES],
         .last_sweep_ms = atomic_load_explicit(&inst->ctl.hdr->last_sweep_ms,
                                               memory_order_relaxed),
+        .outbox_overflows = sum[SHMC__C_OUTBOX_OVERFLOWS],
+        .bridge_sent = sum[SHMC__C_BRIDGE_SENT],
+        .bridge_received = sum[SHMC__C_BRIDGE_RECEIVED],
+        .bridge_applied = sum[SHMC__C_BRIDGE_APPLIED],
+        .bridge_skipped_own = sum[SHMC__C_BRIDGE_SKIPPED_OWN],
+        .bridge_duplicates = sum[SHMC__C_BRIDGE_DUPLICATES],
+        .bridge_rejected_signature = sum[SHMC__C_BRIDGE_REJECTED_SIGNATURE],
+        .bridge_rejected_parse = sum[SHMC__C_BRIDGE_REJECTED_PARSE],
+        .bridge_rejected_keyspace = sum[SHMC__C_BRIDGE_REJECTED_KEYSPACE],
+        .bridge_gap_flushes = sum[SHMC__C_BRIDGE_GAP_FLUSHES],
+        .bridge_newest_ms = atomic_load_explicit(
+            &inst->ctl.hdr->bridge_newest_ms, memory_order_relaxed),
+        .bridge_lag_ms = atomic_load_explicit(&inst->ctl.hdr->bridge_lag_ms,
+                                              memory_order_relaxed),
     };
     return 0;
 }
@@ -141,8 +155,11 @@ int shmc_info_get(shmc_cache *c, shmc_info *out)
     if (!c || !out)
         return shmc__fail(SHMC_EINVAL, "shmc_info_get: NULL argument");
     int rc = shmc__instance_get(c, &inst);
+    shmc_outbox_info ob;
     if (rc == 0)
         rc = shmc__store_usage(inst->store, &u);
+    if (rc == 0)
+        rc = shmc_outbox_info_get(c, &ob);
     if (rc)
         return rc;
     *out = (shmc_info){
@@ -158,6 +175,8 @@ int shmc_info_get(shmc_cache *c, shmc_info *out)
         .lock_slots = inst->ctl.hdr->lock_slots,
         .locks_held = shmc__locks_held(&inst->ctl),
         .recency_slots = inst->ctl.hdr->recency_slots,
+        .outbox_max = ob.max_pending,
+        .outbox_pending = ob.next_seq - 1 - ob.acked_seq,
     };
     return 0;
 }

@@ -28,4 +28,24 @@ int shmc__write_record(shmc_cache *c, const void *key, size_t klen,
                        const shmc_set_opts *opts, unsigned rec_flags,
                        shmc_meta *meta);
 
+/* Delete flag: write the delete to the outbox too (a revocation), in the
+ * same transaction, when the instance has a bridge. */
+#define SHMC__DELETE_ANNOUNCE 0x100u
+
+struct shmc__keying;
+
+/* Delete one key (SHMC_ENOTFOUND when nothing live went), stored as keying
+ * says (NULL: as the handle's). flags: SHMC__DELETE_ANNOUNCE and writer
+ * flags (writer.h). */
+int shmc__delete_key(shmc_cache *c, const void *key, size_t klen,
+                     const struct shmc__keying *keying, unsigned flags);
+
+/* shmc_del_prefix(); with stored_form, prefix is already the stored prefix
+ * of a namespace (under a key secret), as revocations carry it. */
+int shmc__delete_prefix(shmc_cache *c, const void *prefix, size_t plen,
+                        int stored_form, unsigned flags, size_t *deleted);
+
+/* shmc_clear() with flags as above. */
+int shmc__delete_all(shmc_cache *c, unsigned flags);
+
 #endif

@@ -216,6 +216,17 @@ int shmc__protect_check(shmc_cache *c, const struct shmc__protect *p)
     return 0;
 }
 
+int shmc__protect_keyspace(struct shmc__txn *t, unsigned char out[8])
+{
+    struct shmc__bytes v;
+    int rc = shmc__get(t, SHMC__T_META, FP_KEY_SECRET, strlen(FP_KEY_SECRET),
+                       &v);
+    memset(out, 0, 8);
+    if (rc == 0 && v.len >= 32)
+        memcpy(out, v.data, 8);
+    return rc == SHMC_ENOTFOUND ? 0 : rc;
+}
+
 int shmc_key_file_read(const char *path, unsigned char key[SHMC_VALUE_KEY_LEN])
 {
     shmc__clear_error();

@@ -40,6 +40,11 @@ void shmc__protect_wipe(struct shmc__protect *p);
  * rotation). 0, SHMC_EKEYMISMATCH, or a store error. */
 int shmc__protect_check(shmc_cache *c, const struct shmc__protect *p);
 
+/* The first 8 bytes of the recorded key-secret fingerprint (zeros when the
+ * instance stores keys as given): what says, across hosts, which key
+ * secret stored forms are made with. 0 or a store error. */
+int shmc__protect_keyspace(struct shmc__txn *t, unsigned char out[8]);
+
 /* SHMC_EKEYMISMATCH if c was opened without keys (SHMC_OPEN_NOKEYS), so
  * that it may not read or write entries; else 0. */
 int shmc__protect_entries_allowed(const shmc_cache *c);

@@ -714,6 +714,25 @@ typedef struct shmc_stats {
     uint64_t last_sweep_ms;   /**< wall clock of the last sweep, 0: never */
     uint64_t decrypt_failures; /**< encrypted entries that failed
                                     authentication (read as misses) */
+    /* Revocations across hosts (see "The bridge" below). */
+    uint64_t outbox_overflows; /**< revocations made while the outbox was
+                                    full: applied here, and replaced for
+                                    the other hosts by a flush */
+    uint64_t bridge_sent;      /**< messages the bridge put in Redis */
+    uint64_t bridge_received;  /**< messages read from Redis, own included */
+    uint64_t bridge_applied;   /**< other hosts' revocations applied */
+    uint64_t bridge_skipped_own; /**< own messages read back and skipped */
+    uint64_t bridge_duplicates;  /**< messages already applied (resent
+                                      after Redis restarted) */
+    uint64_t bridge_rejected_signature; /**< dropped: HMAC did not match */
+    uint64_t bridge_rejected_parse;     /**< dropped: not a message */
+    uint64_t bridge_rejected_keyspace;  /**< dropped: keys stored under
+                                             another key secret */
+    uint64_t bridge_gap_flushes; /**< whole-cache flushes because
+                                      revocations may have been missed */
+    uint64_t bridge_newest_ms;   /**< origin time of the newest revocation
+                                      applied, 0: none yet */
+    uint64_t bridge_lag_ms;      /**< when it was applied, how old it was */
 } shmc_stats;
 
 /** Sum the shared counters. Lock-free; never blocks a worker. */
@@ -736,6 +755,9 @@ typedef struct shmc_info {
     unsigned lock_slots;     /**< per-key lock table size */
     unsigned locks_held;     /**< lock slots held right now */
     unsigned recency_slots;  /**< access-recency array size */
+    uint64_t outbox_max;     /**< pending revocations the outbox holds; 0:
+                                  no bridge (shmc_outbox_enable) */
+    uint64_t outbox_pending; /**< revocations not yet acknowledged by Redis */
 } shmc_info;
 
 /** Fill *out. Returns 0, or an error as shmc_get(). */
@@ -856,15 +878,207 @@ typedef struct shmc_verify_result {
 SHMC_EXPORT int shmc_verify(shmc_cache *c, shmc_verify_fn fn, void *arg,
                             shmc_verify_result *res);
 
+/* ------------------------------------------------------------------------ */
+/* Revocation                                                                */
+
 /**
  * Revoke a key: delete it and count a revocation. Use it for what must not
- * be accepted any more (an API key, a session). (A bridge that carries
- * revocations to other hosts is not part of this version.)
+ * be accepted any more (an API key, a session). When the instance has a
+ * bridge (shmc_outbox_enable, done by shmcached --redis), the revocation is
+ * written to the outbox in the same LMDB transaction as the delete, so that
+ * no crash can apply one without the other; shmcached then carries it to
+ * every other host. Without a bridge it is a counted delete.
  *
- * @return 0 (a live entry was revoked), SHMC_ENOTFOUND (there was none),
- *         or an error as shmc_del().
+ * When the outbox is full (Redis unreachable for long), the key is still
+ * revoked here, the overflow is counted (shmc_stats.outbox_overflows), and
+ * the outbox asks every other host to flush its cache instead.
+ *
+ * @return 0 (a live entry was revoked), SHMC_ENOTFOUND (there was none:
+ *         the revocation travels all the same), or an error as shmc_del().
  */
 SHMC_EXPORT int shmc_revoke(shmc_cache *c, const void *key, size_t klen);
+
+/**
+ * shmc_del_prefix() that travels like shmc_revoke(): every key starting
+ * with prefix, on every host. The outbox record is written with the first
+ * batch of deletes.
+ */
+SHMC_EXPORT int shmc_revoke_prefix(shmc_cache *c, const void *prefix,
+                                   size_t plen, size_t *deleted);
+
+/** shmc_clear() that travels like shmc_revoke(): every entry, every host. */
+SHMC_EXPORT int shmc_revoke_all(shmc_cache *c);
+
+/* ------------------------------------------------------------------------ */
+/* The bridge: what shmcached calls to carry revocations between hosts       */
+/*                                                                           */
+/* Applications do not call these. The outbox is a table of the instance:  */
+/* records numbered from 1 (the sequence), each a revocation made here and  */
+/* not yet pruned. The daemon reads the pending ones (those after the      */
+/* acknowledged sequence), puts them in Redis, acknowledges them, and      */
+/* prunes them once it is sure Redis kept them. Another host's daemon reads */
+/* them from Redis and applies them with shmc_bridge_apply().               */
+/* These calls are allowed on a handle opened with SHMC_OPEN_NOKEYS.        */
+
+#define SHMC_REVOKE_KEY 1u    /**< one key */
+#define SHMC_REVOKE_PREFIX 2u /**< every key starting with the key */
+#define SHMC_REVOKE_ALL 3u    /**< every key (no key bytes) */
+
+/** One revocation, as the outbox holds it and the bridge carries it. */
+typedef struct shmc_revocation {
+    uint64_t seq;          /**< the origin's outbox sequence, from 1 */
+    uint64_t time_ms;      /**< wall clock at the origin when revoked */
+    unsigned kind;         /**< SHMC_REVOKE_* */
+    /** 0: key is the application's key (or prefix); 1: it is the stored
+     *  form under a key secret, which only hosts with the same secret can
+     *  apply, and which never shows the key itself. */
+    unsigned stored_form;
+    /** The first bytes of the fingerprint of the origin's key secret (all
+     *  zero without one): a host whose instance stores keys otherwise
+     *  cannot apply the revocation and must not pretend it did. */
+    unsigned char keyspace[8];
+    const unsigned char *key; /**< key_len bytes; NULL for SHMC_REVOKE_ALL */
+    size_t key_len;
+} shmc_revocation;
+
+/**
+ * Turn the outbox on, holding at most max_pending revocations not yet
+ * acknowledged (0 turns it off: revocations become counted deletes again,
+ * and records already pending stay until read). Every process of the
+ * instance sees the change with its next revocation.
+ *
+ * @return 0, SHMC_EINVAL (max_pending above 2^32), or an error as shmc_set().
+ */
+SHMC_EXPORT int shmc_outbox_enable(shmc_cache *c, uint64_t max_pending);
+
+/** The outbox's state. */
+typedef struct shmc_outbox_info {
+    uint64_t max_pending; /**< 0: off */
+    /** Random, made when the outbox was first turned on: a host whose
+     *  instance was made anew (a reboot empties tmpfs) starts its sequence
+     *  again under another incarnation, which the others must tell apart. */
+    uint64_t incarnation;
+    uint64_t next_seq;    /**< the sequence the next revocation gets */
+    uint64_t acked_seq;   /**< every record up to it is in Redis */
+    uint64_t first_seq;   /**< the oldest record kept, 0: none */
+    /** Moves on every revocation committed: give it to shmc_outbox_wait(). */
+    uint32_t signal;
+} shmc_outbox_info;
+
+/** Fill *out. Returns 0, or an error as shmc_get(). */
+SHMC_EXPORT int shmc_outbox_info_get(shmc_cache *c, shmc_outbox_info *out);
+
+/**
+ * Called by shmc_outbox_read() for each record, in sequence order. r and
+ * what it points to are valid during the call only; the read holds an LMDB
+ * snapshot open, so copy and return quickly (send after the read). Return
+ * 0 to go on, anything else to stop the read, which returns that value.
+ */
+typedef int (*shmc_outbox_fn)(const shmc_revocation *r, void *arg);
+
+/**
+ * Hand every outbox record with a sequence above after_seq to fn.
+ *
+ * @return 0, fn's non-zero value, or an error as shmc_get().
+ */
+SHMC_EXPORT int shmc_outbox_read(shmc_cache *c, uint64_t after_seq,
+                                 shmc_outbox_fn fn, void *arg);
+
+/**
+ * Record that Redis holds every record up to seq (acknowledgements only
+ * move forward). Records stay until pruned: the sender keeps them for a
+ * while in case Redis restarts without them.
+ *
+ * @return 0, SHMC_EINVAL (seq beyond the last record), or an error as
+ *         shmc_set().
+ */
+SHMC_EXPORT int shmc_outbox_ack(shmc_cache *c, uint64_t seq);
+
+/**
+ * Delete the records up to seq that are acknowledged (never a pending one).
+ *
+ * @return 0, or an error as shmc_set().
+ */
+SHMC_EXPORT int shmc_outbox_prune(shmc_cache *c, uint64_t seq);
+
+/**
+ * Wait until a revocation is committed after info.signal was read, or
+ * timeout_ms passes. Read the info first, then the outbox, then wait: a
+ * revocation committed in between returns at once, so none is slept past.
+ *
+ * @return 0 (the signal moved), SHMC_ETIMEDOUT, or an error as shmc_get().
+ */
+SHMC_EXPORT int shmc_outbox_wait(shmc_cache *c, uint32_t signal,
+                                 unsigned timeout_ms);
+
+/** What shmc_bridge_apply() did (its non-negative results). */
+#define SHMC_BRIDGE_APPLIED 0   /**< applied */
+#define SHMC_BRIDGE_DUPLICATE 1 /**< this origin's sequence had been applied
+                                     already: nothing done */
+#define SHMC_BRIDGE_GAP 2       /**< the origin's sequence skipped some, so
+                                     revocations were missed: the whole
+                                     cache was flushed, and this applied */
+
+/**
+ * Apply another host's revocation, once: the instance remembers, per
+ * origin, the incarnation and the last sequence applied, so a message
+ * delivered twice is skipped, and a sequence that jumps (messages lost
+ * while Redis restarted, or trimmed while this host was away) flushes the
+ * cache, since some revocation may be among the missing. The deletes move
+ * the version stamps as any delete does, so no worker's per-thread cache
+ * keeps the old value. The origin's record and cursor (the stream
+ * position, kept for shmc_bridge_cursor, may be NULL) are saved after the
+ * deletes: a crash in between applies the message again, which is
+ * harmless.
+ *
+ * @param origin  the origin host's id (1 to 64 bytes, NUL-terminated).
+ * @param incarnation  the origin outbox's (shmc_outbox_info).
+ * @return SHMC_BRIDGE_APPLIED, _DUPLICATE or _GAP; SHMC_EKEYMISMATCH (the
+ *         keys are stored under another key secret here: nothing applied,
+ *         counted); SHMC_EINVAL; or an error as shmc_set().
+ */
+SHMC_EXPORT int shmc_bridge_apply(shmc_cache *c, const char *origin,
+                                  uint64_t incarnation,
+                                  const shmc_revocation *r,
+                                  const char *cursor);
+
+/**
+ * The cursor saved by the last shmc_bridge_apply() or shmc_bridge_flush()
+ * into buf (size bytes, NUL-terminated; "" when none).
+ *
+ * @return 0, SHMC_EBUFSMALL, or an error as shmc_get().
+ */
+SHMC_EXPORT int shmc_bridge_cursor(shmc_cache *c, char *buf, size_t size);
+
+/**
+ * Save cursor (at most 63 bytes) as shmc_bridge_apply() does, for messages
+ * read but not applied (own ones, rejected ones).
+ *
+ * @return 0, SHMC_EINVAL, or an error as shmc_set().
+ */
+SHMC_EXPORT int shmc_bridge_save_cursor(shmc_cache *c, const char *cursor);
+
+/**
+ * Flush the whole cache because revocations may have been missed (the
+ * stream was trimmed past the cursor, or Redis lost it), count it
+ * (shmc_stats.bridge_gap_flushes), and save cursor (may be NULL). Every
+ * origin's remembered sequence is forgotten: the flush covers whatever
+ * came before each one's next message.
+ *
+ * @return 0, or an error as shmc_set().
+ */
+SHMC_EXPORT int shmc_bridge_flush(shmc_cache *c, const char *cursor);
+
+/** Events the daemon counts with shmc_bridge_count(). */
+#define SHMC_BRIDGE_SENT 1u
+#define SHMC_BRIDGE_RECEIVED 2u
+#define SHMC_BRIDGE_SKIPPED_OWN 3u
+#define SHMC_BRIDGE_REJECTED_SIGNATURE 4u
+#define SHMC_BRIDGE_REJECTED_PARSE 5u
+
+/** Add n to the counter of event (an unknown event is ignored). */
+SHMC_EXPORT void shmc_bridge_count(shmc_cache *c, unsigned event,
+                                   uint64_t n);
 
 /** The wall clock as shmcache reads it: ms since the epoch. */
 SHMC_EXPORT uint64_t shmc_now_ms(void);

@@ -35,6 +35,7 @@ static const char *const table_names[SHMC__T_COUNT] = {
     [SHMC__T_ENTRIES] = "entries",
     [SHMC__T_HASHED] = "hashed",
     [SHMC__T_META] = "meta",
+    [SHMC__T_OUTBOX] = "outbox",
 };
 
 struct shmc__store {

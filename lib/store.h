@@ -11,6 +11,7 @@ enum shmc__table {
     SHMC__T_ENTRIES, /* key -> record, keys up to LMDB's limit */
     SHMC__T_HASHED,  /* SHA-256(key) -> record carrying the full key */
     SHMC__T_META,    /* name -> instance facts (record format, ...) */
+    SHMC__T_OUTBOX,  /* sequence -> revocation for other hosts (outbox.h) */
     SHMC__T_COUNT
 };
 

@@ -13,6 +13,7 @@
 #include "instance.h"
 #include "keys.h"
 #include "ops.h"
+#include "outbox.h"
 #include "payload.h"
 #include "recency.h"
 #include "record.h"
@@ -278,37 +279,45 @@ static int delete_entry(struct shmc__writer *w, const struct shmc__key *k,
 struct key_delete {
     const void *key;
     size_t klen;
+    const struct shmc__keying *keying;
+    unsigned flags; /* SHMC__DELETE_ANNOUNCE */
 };
 
-/* Commits even when nothing live went: an expired record may have. */
+/* Commits even when nothing live went: an expired record may have, and a
+ * revocation travels whether or not this host held the key. */
 static int delete_key(struct shmc__writer *w, void *arg, int *answer)
 {
     const struct key_delete *a = arg;
     struct shmc__key k;
-    int rc = shmc__key_make(&k, a->key, a->klen, &w->protect->keying);
+    int rc = shmc__key_make(&k, a->key, a->klen, a->keying);
     if (rc == 0)
         rc = delete_entry(w, &k, shmc__now_ms());
     if (rc != 0 && rc != SHMC_ENOTFOUND)
         return rc;
     w->deletes = rc == 0;
     *answer = rc;
-    return 0;
+    if (a->flags & SHMC__DELETE_ANNOUNCE)
+        rc = a->keying->secret
+                 ? shmc__outbox_append(w, SHMC_REVOKE_KEY, 1, k.stored,
+                                       k.stored_len)
+                 : shmc__outbox_append(w, SHMC_REVOKE_KEY, 0, a->key,
+                                       a->klen);
+    return rc == SHMC_ENOTFOUND ? 0 : rc;
+}
+
+int shmc__delete_key(shmc_cache *c, const void *key, size_t klen,
+                     const struct shmc__keying *keying, unsigned flags)
+{
+    if (!c)
+        return shmc__fail(SHMC_EINVAL, "NULL handle");
+    struct key_delete a = {key, klen, keying ? keying : &c->protect.keying,
+                           flags};
+    return shmc__writer_run(c, flags & SHMC__WRITER_FLAGS, delete_key, &a);
 }
 
 int shmc_del(shmc_cache *c, const void *key, size_t klen)
 {
-    struct key_delete a = {key, klen};
-    return shmc__writer_run(c, 0, delete_key, &a);
-}
-
-int shmc_revoke(shmc_cache *c, const void *key, size_t klen)
-{
-    struct key_delete a = {key, klen};
-    struct shmc__instance *inst;
-    int rc = shmc__writer_run(c, 0, delete_key, &a);
-    if (rc == 0 && shmc__instance_get(c, &inst) == 0)
-        shmc__count(inst->shard, SHMC__C_REVOCATIONS, 1);
-    return rc;
+    return shmc__delete_key(c, key, klen, NULL, 0);
 }
 
 struct many_write {
@@ -397,6 +406,8 @@ int shmc_mdel(shmc_cache *c, const shmc_item *items, size_t n,
 struct prefix_scan {
     const void *prefix;
     size_t plen;
+    unsigned flags;             /* SHMC__DELETE_ANNOUNCE: not yet done */
+    int stored_form;            /* prefix is stored keys' own */
     struct shmc__walk_pos at;   /* committed */
     int done;                   /* the table is done with */
     struct shmc__walk_pos next; /* where the running batch got to */
@@ -437,7 +448,8 @@ static enum shmc__verdict judge_prefix(struct shmc__bytes k,
 
 /* One transaction's worth of a prefix scan, from s->at. A batch deletes
  * up to PREFIX_BATCH keys: more than the stamps of single keys can say, so
- * the epoch moves. */
+ * the epoch moves. The first batch of a revocation writes its outbox
+ * record. */
 static int prefix_batch(struct shmc__writer *w, void *arg, int *answer)
 {
     struct prefix_scan *s = arg;
@@ -452,11 +464,14 @@ static int prefix_batch(struct shmc__writer *w, void *arg, int *answer)
     int rc = shmc__walk_table(&w->t, &s->next, judge_prefix, s, &ended);
     s->next_done |= ended;
     w->deletes = s->deleted;
+    if (rc == 0 && (s->flags & SHMC__DELETE_ANNOUNCE))
+        rc = shmc__outbox_append(w, SHMC_REVOKE_PREFIX, s->stored_form,
+                                 s->prefix, s->plen);
     return rc;
 }
 
-int shmc_del_prefix(shmc_cache *c, const void *prefix, size_t plen,
-                    size_t *deleted)
+int shmc__delete_prefix(shmc_cache *c, const void *prefix, size_t plen,
+                        int stored_form, unsigned flags, size_t *deleted)
 {
     size_t total = 0;
     if (!c || !prefix || plen == 0 || plen > SHMC_MAX_KEY_LEN)
@@ -469,31 +484,38 @@ int shmc_del_prefix(shmc_cache *c, const void *prefix, size_t plen,
     int rc = shmc__instance_get(c, &inst);
     /* Under a key secret, a namespace's keys share a stored prefix, and
      * no key is in the hashed table. */
-    if (rc == 0 && ky->secret)
+    if (rc == 0 && ky->secret && !stored_form) {
         rc = shmc__key_namespace(ky, prefix, plen, stored, &plen);
-    if (ky->secret)
         prefix = stored;
-    int last_table = ky->secret ? SHMC__T_ENTRIES : SHMC__T_HASHED;
+        stored_form = 1;
+    }
+    int last_table = stored_form ? SHMC__T_ENTRIES : SHMC__T_HASHED;
     struct prefix_scan *s = calloc(1, sizeof *s);
     if (rc == 0 && !s)
         rc = shmc__fail(-ENOMEM, "del_prefix: no memory");
     for (int tb = SHMC__T_ENTRIES; tb <= last_table && rc == 0; tb++) {
         *s = (struct prefix_scan){.at.table = (enum shmc__table)tb,
                                   .prefix = prefix,
-                                  .plen = plen};
+                                  .plen = plen,
+                                  .flags = flags,
+                                  .stored_form = stored_form};
         if (tb == SHMC__T_ENTRIES) {
-            /* A prefix longer than any direct key can only match long keys. */
+            /* A prefix longer than any direct key can only match long
+             * keys (the hashed table's first batch announces it). */
             if (plen > inst->max_direct_key)
                 continue;
             memcpy(s->at.key, prefix, plen);
             s->at.len = plen;
         }
         while (rc == 0 && !s->done) {
-            rc = shmc__writer_run(c, 0, prefix_batch, s);
+            rc = shmc__writer_run(c, flags & SHMC__WRITER_FLAGS,
+                                  prefix_batch, s);
             if (rc == 0) {
                 s->at = s->next;
                 s->done = s->next_done;
                 total += s->deleted;
+                flags &= ~SHMC__DELETE_ANNOUNCE;
+                s->flags = flags;
             }
         }
     }
@@ -503,18 +525,32 @@ int shmc_del_prefix(shmc_cache *c, const void *prefix, size_t plen,
     return rc;
 }
 
+int shmc_del_prefix(shmc_cache *c, const void *prefix, size_t plen,
+                    size_t *deleted)
+{
+    return shmc__delete_prefix(c, prefix, plen, 0, 0, deleted);
+}
+
 static int clear_all(struct shmc__writer *w, void *arg, int *answer)
 {
-    (void)arg;
+    const unsigned *flags = arg;
     int rc = 0;
     shmc__touched_all(&w->touched);
     for (int tb = SHMC__T_ENTRIES; tb <= SHMC__T_HASHED && rc == 0; tb++)
         rc = shmc__empty(&w->t, (enum shmc__table)tb, NULL);
+    if (rc == 0 && (*flags & SHMC__DELETE_ANNOUNCE))
+        rc = shmc__outbox_append(w, SHMC_REVOKE_ALL, 0, NULL, 0);
     *answer = 0;
     return rc;
 }
 
+int shmc__delete_all(shmc_cache *c, unsigned flags)
+{
+    return shmc__writer_run(c, flags & SHMC__WRITER_FLAGS, clear_all,
+                            &flags);
+}
+
 int shmc_clear(shmc_cache *c)
 {
-    return shmc__writer_run(c, 0, clear_all, NULL);
+    return shmc__delete_all(c, 0);
 }

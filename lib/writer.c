@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "errors.h"
 #include "evict.h"
+#include "outbox.h"
 #include "recency.h"
 #include "stats.h"
 #include "writer.h"
@@ -36,6 +37,8 @@ int shmc__writer_begin(shmc_cache *c, struct shmc__writer *w)
     w->sets = w->deletes = w->evicted = w->expired_removed = 0;
     w->hand_passes = 0;
     w->largest_record = 0;
+    w->outbox_added = 0;
+    w->outbox_overflows = 0;
     w->protect = &c->protect;
     int rc = shmc__instance_get(c, &w->inst);
     return rc ? rc : shmc__write_begin(w->inst->store, &w->t);
@@ -58,11 +61,13 @@ int shmc__writer_commit(struct shmc__writer *w)
      * read mark for nothing. */
     for (unsigned i = 0; i < w->hand_passes; i++)
         shmc__recency_pass(&inst->ctl);
+    if (w->outbox_added)
+        shmc__outbox_signal(&inst->ctl);
     static const enum shmc__counter counter[] = {
         SHMC__C_SETS, SHMC__C_DELETES, SHMC__C_EVICTIONS,
-        SHMC__C_EXPIRED_REMOVED};
+        SHMC__C_EXPIRED_REMOVED, SHMC__C_OUTBOX_OVERFLOWS};
     const uint64_t n[] = {w->sets, w->deletes, w->evicted,
-                          w->expired_removed};
+                          w->expired_removed, w->outbox_overflows};
     for (size_t i = 0; i < sizeof n / sizeof n[0]; i++)
         if (n[i])
             shmc__count(inst->shard, counter[i], n[i]);
@@ -86,7 +91,9 @@ int shmc__writer_run(shmc_cache *c, unsigned flags, shmc__change_fn change,
 {
     if (!c)
         return shmc__fail(SHMC_EINVAL, "NULL handle");
-    int allowed = shmc__protect_entries_allowed(c);
+    int allowed = flags & SHMC__WRITE_MAINTENANCE
+                      ? 0
+                      : shmc__protect_entries_allowed(c);
     if (allowed)
         return allowed;
     uint64_t deadline = 0;

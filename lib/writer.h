@@ -25,6 +25,9 @@ struct shmc__writer {
     unsigned hand_passes;
     /* Bytes of the largest record it wrote. */
     size_t largest_record;
+    /* Records it added to the outbox; revocations that found it full. */
+    unsigned outbox_added;
+    uint64_t outbox_overflows;
 };
 
 /* Begin a write transaction on c's instance (reopened after a fork). */
@@ -42,6 +45,10 @@ typedef int (*shmc__change_fn)(struct shmc__writer *w, void *arg,
 
 /* Writer flag: the change adds to the map; make room first. */
 #define SHMC__WRITE_ADDS 0x1u
+/* Writer flag: allowed on a handle opened with SHMC_OPEN_NOKEYS (it never
+ * reads or writes a value, so it needs no keys). */
+#define SHMC__WRITE_MAINTENANCE 0x2u
+#define SHMC__WRITER_FLAGS (SHMC__WRITE_ADDS | SHMC__WRITE_MAINTENANCE)
 
 /* Run change in a write transaction and commit it; return the change's
  * answer, or an error. With SHMC__WRITE_ADDS a small batch is evicted first

@@ -103,7 +103,7 @@ int ctl_revoke(shmc_cache *c, const struct ctl_args *a)
 int ctl_invalidate_prefix(shmc_cache *c, const struct ctl_args *a)
 {
     size_t deleted;
-    int rc = shmc_del_prefix(c, a->arg[0].bytes, a->arg[0].len, &deleted);
+    int rc = shmc_revoke_prefix(c, a->arg[0].bytes, a->arg[0].len, &deleted);
     if (rc)
         return ctl_fail("invalidate-prefix", rc);
     printf("%zu\n", deleted);
@@ -113,7 +113,7 @@ int ctl_invalidate_prefix(shmc_cache *c, const struct ctl_args *a)
 int ctl_flush(shmc_cache *c, const struct ctl_args *a)
 {
     (void)a;
-    int rc = shmc_clear(c);
+    int rc = shmc_revoke_all(c);
     return rc ? ctl_fail("flush", rc) : CTL_DONE;
 }
 

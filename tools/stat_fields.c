@@ -51,7 +51,31 @@
     X(last_sweep_ms, STAT_TIME_MS, "last_sweep_timestamp_seconds",          \
       "Wall-clock time of the last sweep, 0 if none ever ran.")             \
     X(decrypt_failures, STAT_COUNTER, "decrypt_failures",                   \
-      "Encrypted entries that failed authentication (read as misses).")
+      "Encrypted entries that failed authentication (read as misses).")     \
+    X(outbox_overflows, STAT_COUNTER, "outbox_overflows",                   \
+      "Revocations made while the outbox was full (sent as a flush).")      \
+    X(bridge_sent, STAT_COUNTER, "bridge_sent",                             \
+      "Revocation messages the bridge put in Redis.")                       \
+    X(bridge_received, STAT_COUNTER, "bridge_received",                     \
+      "Revocation messages the bridge read from Redis.")                    \
+    X(bridge_applied, STAT_COUNTER, "bridge_applied",                       \
+      "Other hosts' revocations applied.")                                  \
+    X(bridge_skipped_own, STAT_COUNTER, "bridge_skipped_own",               \
+      "Own messages read back from Redis and skipped.")                     \
+    X(bridge_duplicates, STAT_COUNTER, "bridge_duplicates",                 \
+      "Messages skipped because they had been applied already.")            \
+    X(bridge_rejected_signature, STAT_COUNTER, "bridge_rejected_signature", \
+      "Messages dropped because their HMAC did not match.")                 \
+    X(bridge_rejected_parse, STAT_COUNTER, "bridge_rejected_parse",         \
+      "Messages dropped because they did not parse.")                       \
+    X(bridge_rejected_keyspace, STAT_COUNTER, "bridge_rejected_keyspace",   \
+      "Messages dropped: keys stored under another key secret.")            \
+    X(bridge_gap_flushes, STAT_COUNTER, "bridge_gap_flushes",               \
+      "Cache flushes because revocations may have been missed.")            \
+    X(bridge_newest_ms, STAT_TIME_MS, "bridge_newest_timestamp_seconds",    \
+      "Origin time of the newest revocation applied, 0 if none.")           \
+    X(bridge_lag_ms, STAT_GAUGE, "bridge_lag_milliseconds",                 \
+      "Age of the newest revocation applied when it was applied.")
 
 /* A member added to shmc_stats must be added above, or it would not be
  * shown. */
@@ -80,6 +104,10 @@ const struct stat_field stat_fields[] = {
     INFO(locks_held, "locks_held", "Lock slots held right now."),
     INFO(recency_slots, "recency_slots",
          "Slots of the access-recency array used by eviction."),
+    INFO(outbox_max, "outbox_max",
+         "Pending revocations the outbox holds, 0 without a bridge."),
+    INFO(outbox_pending, "outbox_pending",
+         "Revocations not yet acknowledged by Redis."),
     STATS_FIELDS(STATS)
 };
 

@@ -48,6 +48,29 @@ static void print_last_sweep(FILE *out, const struct stat_frame *cur)
                                          : 0));
 }
 
+static void print_bridge(FILE *out, const struct stat_frame *cur)
+{
+    const shmc_info *in = &cur->info;
+    const shmc_stats *st = &cur->stats;
+    fprintf(out, "%-16s", "outbox");
+    if (in->outbox_max == 0 && in->outbox_pending == 0)
+        fputs("off (no bridge)\n", out);
+    else
+        fprintf(out, "%llu pending of %llu\n",
+                (unsigned long long)in->outbox_pending,
+                (unsigned long long)in->outbox_max);
+    fprintf(out, "%-16s", "bridge lag");
+    if (st->bridge_newest_ms == 0)
+        fputs("nothing applied yet\n", out);
+    else
+        fprintf(out, "%llu ms (newest applied: %llu s ago)\n",
+                (unsigned long long)st->bridge_lag_ms,
+                (unsigned long long)(cur->wall_ms > st->bridge_newest_ms
+                                         ? (cur->wall_ms -
+                                            st->bridge_newest_ms) / 1000
+                                         : 0));
+}
+
 static void print_instance(FILE *out, const struct stat_frame *cur)
 {
     const shmc_info *in = &cur->info;
@@ -70,6 +93,7 @@ static void print_instance(FILE *out, const struct stat_frame *cur)
     fprintf(out, "%-16s%u\n", "recency slots", in->recency_slots);
     print_ratios(out, cur);
     print_last_sweep(out, cur);
+    print_bridge(out, cur);
 }
 
 /* The counter's rate between prev and cur; "-" when there is no earlier
@@ -92,7 +116,7 @@ void stat_print_table(FILE *out, const struct stat_frame *cur,
                       const struct stat_frame *prev, int show_rates)
 {
     print_instance(out, cur);
-    fprintf(out, "\n%-20s %20s", "counter", "total");
+    fprintf(out, "\n%-26s %14s", "counter", "total");
     if (show_rates)
         fprintf(out, " %14s", "per second");
     fputc('\n', out);
@@ -100,7 +124,7 @@ void stat_print_table(FILE *out, const struct stat_frame *cur,
         const struct stat_field *f = &stat_fields[i];
         if (f->kind != STAT_COUNTER)
             continue;
-        fprintf(out, "%-20s %20llu", f->name,
+        fprintf(out, "%-26s %14llu", f->name,
                 (unsigned long long)stat_value(cur, f));
         if (show_rates)
             print_rate(out, cur, prev, f);
