@@ -9,7 +9,6 @@
 
 static const unsigned char magic[4] = {'S', 'H', 'R', 'V'};
 #define MSG_VERSION 1u
-#define HEADER_LEN 8u /* magic, version, kind, form, origin length */
 
 static void put_u64(unsigned char *p, uint64_t v)
 {
@@ -69,7 +68,7 @@ size_t bridge_msg_encode(const struct bridge_msg *m,
 {
     if (check(m))
         return 0;
-    size_t body = HEADER_LEN + m->origin_len + BRIDGE_MSG_FIXED_LEN +
+    size_t body = BRIDGE_MSG_HEADER_LEN + m->origin_len + BRIDGE_MSG_FIXED_LEN +
                   m->key_len;
     if (outsize < body + BRIDGE_MSG_MAC_LEN)
         return 0;
@@ -79,7 +78,7 @@ size_t bridge_msg_encode(const struct bridge_msg *m,
     p[5] = (unsigned char)m->kind;
     p[6] = (unsigned char)m->key_form;
     p[7] = (unsigned char)m->origin_len;
-    p += HEADER_LEN;
+    p += BRIDGE_MSG_HEADER_LEN;
     memcpy(p, m->origin, m->origin_len);
     p += m->origin_len;
     put_u64(p, m->incarnation);
@@ -109,18 +108,18 @@ int bridge_msg_decode(const void *buf, size_t len, struct bridge_msg *m,
 {
     const unsigned char *b = buf;
     memset(m, 0, sizeof *m);
-    if (len < HEADER_LEN || memcmp(b, magic, sizeof magic) != 0)
+    if (len < BRIDGE_MSG_HEADER_LEN || memcmp(b, magic, sizeof magic) != 0)
         return fail(why, whysize, "not a revocation message");
     if (b[4] != MSG_VERSION)
         return fail(why, whysize, "message of another version");
     m->kind = b[5];
     m->key_form = b[6];
     m->origin_len = b[7];
-    size_t fixed_end = HEADER_LEN + m->origin_len + BRIDGE_MSG_FIXED_LEN;
+    size_t fixed_end = BRIDGE_MSG_HEADER_LEN + m->origin_len + BRIDGE_MSG_FIXED_LEN;
     if (len < fixed_end + BRIDGE_MSG_MAC_LEN)
         return fail(why, whysize, "truncated");
-    m->origin = (const char *)b + HEADER_LEN;
-    const unsigned char *p = b + HEADER_LEN + m->origin_len;
+    m->origin = (const char *)b + BRIDGE_MSG_HEADER_LEN;
+    const unsigned char *p = b + BRIDGE_MSG_HEADER_LEN + m->origin_len;
     m->incarnation = get_u64(p);
     m->seq = get_u64(p + 8);
     m->time_ms = get_u64(p + 16);

@@ -27,10 +27,13 @@
 #define BRIDGE_MSG_MAX_ORIGIN 64u
 #define BRIDGE_MSG_MAX_KEY 65535u
 #define BRIDGE_MSG_MAC_LEN 32u
+/* Magic, version, kind, form, origin length. */
+#define BRIDGE_MSG_HEADER_LEN 8u
+/* Incarnation, sequence, time, keyspace, key length. */
 #define BRIDGE_MSG_FIXED_LEN (8u + 8u + 8u + 8u + 4u)
 #define BRIDGE_MSG_MAX_LEN                                                  \
-    (BRIDGE_MSG_FIXED_LEN + BRIDGE_MSG_MAX_ORIGIN + BRIDGE_MSG_MAX_KEY +     \
-     BRIDGE_MSG_MAC_LEN)
+    (BRIDGE_MSG_HEADER_LEN + BRIDGE_MSG_MAX_ORIGIN + BRIDGE_MSG_FIXED_LEN +  \
+     BRIDGE_MSG_MAX_KEY + BRIDGE_MSG_MAC_LEN)
 
 enum bridge_kind {
     BRIDGE_KIND_KEY = 1,

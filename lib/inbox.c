@@ -195,8 +195,10 @@ int shmc_bridge_apply(shmc_cache *c, const char *origin, uint64_t incarnation,
     if (rc)
         return rc;
     if (!same_keyspace) {
+        /* Refused, but taken: its sequence counts as seen, so that the
+         * origin's next message is not a gap. */
         count(c, SHMC__C_BRIDGE_REJECTED_KEYSPACE);
-        b.st.incarnation = 0;
+        b.st = (struct origin_state){incarnation, r->seq};
         rc = save_run(c, &b);
         return rc ? rc
                   : shmc__fail(SHMC_EKEYMISMATCH,
