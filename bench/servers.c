@@ -193,6 +193,14 @@ static int start_on_free_port(struct bench_server *srv, char *argv[],
     return rc;
 }
 
+/* redis-server's command line for srv; argv[REDIS_PORT_ARG] is the port. */
+#define REDIS_PORT_ARG 2
+#define REDIS_ARGV(srv)                                                     \
+    {"redis-server", "--port", NULL, "--bind", "127.0.0.1",                 \
+     "--unixsocket", (srv)->unix_path, "--unixsocketperm", "700",           \
+     "--save", "", "--appendonly", "no", "--daemonize", "no",               \
+     "--dir", (srv)->dir, "--loglevel", "warning", NULL}
+
 int server_start_redis(struct bench_server *srv)
 {
     static int said;
@@ -202,14 +210,22 @@ int server_start_redis(struct bench_server *srv)
         return BENCH_ERR;
     snprintf(srv->unix_path, sizeof srv->unix_path, "%s/redis.sock",
              srv->dir);
-    char *argv[] = {"redis-server", "--port", NULL, "--bind", "127.0.0.1",
-                    "--unixsocket", srv->unix_path, "--unixsocketperm", "700",
-                    "--save", "", "--appendonly", "no", "--daemonize", "no",
-                    "--dir", srv->dir, "--loglevel", "warning", NULL};
-    int rc = start_on_free_port(srv, argv, 2, "PING\r\n", "+PONG\r\n");
+    char *argv[] = REDIS_ARGV(srv);
+    int rc = start_on_free_port(srv, argv, REDIS_PORT_ARG, "PING\r\n",
+                                "+PONG\r\n");
     if (rc != BENCH_OK)
         bench_remove_tree(srv->dir);
     return rc;
+}
+
+int server_restart_redis(struct bench_server *srv)
+{
+    char port[16];
+    char *argv[] = REDIS_ARGV(srv);
+    kill_and_reap(srv);
+    snprintf(port, sizeof port, "%d", srv->port);
+    argv[REDIS_PORT_ARG] = port;
+    return spawn(srv, argv, "PING\r\n", "+PONG\r\n");
 }
 
 int server_start_memcached(struct bench_server *srv)

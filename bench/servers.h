@@ -13,6 +13,10 @@
 
 /* redis-server with both a TCP port and a unix socket. */
 int server_start_redis(struct bench_server *srv);
+/* Kill a redis-server started above (SIGKILL: its data goes) and start a
+ * new one on the same port; ready when it returns. */
+int server_restart_redis(struct bench_server *srv);
+
 /* memcached, TCP only, 1 GiB of item memory. */
 int server_start_memcached(struct bench_server *srv);
 /* SIGKILL and reap it (it keeps nothing); removes its scratch dir. */

@@ -74,10 +74,12 @@ static const char *url_promise(const uint8_t *data, size_t size, int *parsed)
                   : !u.host[0] || u.port == 0 || u.port > 65535 ||
                         strlen(u.host) >= sizeof u.host)
         return "parsed URL breaks its bounds";
-    char text[REDIS_URL_MAX_LEN + 64];
+    /* Where a password would be shown, only "***" is. */
+    char text[REDIS_URL_MAX_LEN + 64], shown[sizeof u.password + 2];
     redis_url_describe(&u, text, sizeof text);
-    if (u.has_password && u.password[0] && strstr(text, u.password) &&
-        strlen(u.password) > 3)
+    snprintf(shown, sizeof shown, ":%s@", u.password);
+    if (u.has_password && strcmp(u.password, "***") != 0 &&
+        strstr(text, shown))
         return "the description shows the password";
     return NULL;
 }
