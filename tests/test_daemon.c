@@ -18,11 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "maint.h"
+#include "procrun.h"
 
 #define START_TIMEOUT_MS 10000u
 #define STOP_TIMEOUT_MS 10000u
@@ -47,53 +47,24 @@ static void write_text(const char *path, const char *text)
 }
 
 /* The whole file at path as a string (empty when missing), to free. */
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    size_t cap = 1, len = 0;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    if (f) {
-        size_t n;
-        do {
-            cap += 4096;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-            n = fread(buf + len, 1, cap - len - 1, f);
-            len += n;
-        } while (n > 0);
-        fclose(f);
-    }
-    buf[len] = '\0';
-    return buf;
-}
-
-/* Copy the file at path (a daemon's log) to stderr, for a failure. */
-static void show(const char *path)
-{
-    char *s = read_text(path);
-    fprintf(stderr, "--- %s ---\n%s--- end ---\n", path, s);
-    free(s);
-}
-
 static void assert_file_contains(const char *path, const char *text)
 {
-    char *s = read_text(path);
+    char *s = pr_read_text(path);
     int found = strstr(s, text) != NULL;
     free(s);
     if (!found) {
-        show(path);
+        pr_show(path);
         fail_msg("%s does not say '%s'", path, text);
     }
 }
 
 static void assert_file_lacks(const char *path, const char *text)
 {
-    char *s = read_text(path);
+    char *s = pr_read_text(path);
     int found = strstr(s, text) != NULL;
     free(s);
     if (found) {
-        show(path);
+        pr_show(path);
         fail_msg("%s says '%s'", path, text);
     }
 }
@@ -101,7 +72,7 @@ static void assert_file_lacks(const char *path, const char *text)
 /* The pid written in path, 0 when none (yet). */
 static pid_t pid_in(const char *path)
 {
-    char *s = read_text(path);
+    char *s = pr_read_text(path);
     char *end;
     long pid = strtol(s, &end, 10);
     int whole = end != s && *end == '\n';
@@ -149,13 +120,6 @@ static pid_t track(pid_t pid)
 
 /* In a child: die with the test process, even if it is killed -9. Kept
  * across exec, so it holds for the daemons too. */
-static void die_with_parent(pid_t parent)
-{
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-        _exit(1);
-}
-
 static int is_shmcached(pid_t pid)
 {
     char path[64], cmd[256] = "";
@@ -226,47 +190,13 @@ static pid_t spawn(const char *log, const char *const *args)
         assert_true(i < MAX_ARGS);
         argv[i + 1] = (char *)args[i];
     }
-    pid_t parent = getpid();
-    pid_t pid = tu_fork();
-    if (pid == 0) {
-        die_with_parent(parent);
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-            _exit(126);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return track(pid);
-}
-
-/* Wait up to timeout_ms for pid to end. Returns its exit status, 128 + the
- * signal that ended it, or fails the test (after killing it) at the time
- * limit. */
-static int wait_exit(pid_t pid, unsigned timeout_ms)
-{
-    uint64_t start = tu_now_ns();
-    int status;
-    for (;;) {
-        pid_t got = waitpid(pid, &status, WNOHANG);
-        if (got == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status)
-                                     : 128 + WTERMSIG(status);
-        if (got < 0 && errno != EINTR)
-            fail_msg("waitpid %d: %s", (int)pid, strerror(errno));
-        if (tu_ms_since(start) > timeout_ms) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            fail_msg("process %d still running after %u ms", (int)pid,
-                     timeout_ms);
-        }
-        tu_sleep_ms(5);
-    }
+    return track(pr_spawn(log, argv));
 }
 
 /* Run the daemon with args to the end; its exit status. */
 static int run_to_end(const char *log, const char *const *args)
 {
-    return wait_exit(spawn(log, args), STOP_TIMEOUT_MS);
+    return pr_wait_exit(spawn(log, args), STOP_TIMEOUT_MS);
 }
 
 /* Start a daemon in the foreground with args plus a pidfile and a log in
@@ -288,7 +218,7 @@ static void start_daemon(struct daemon *dm, const struct tu_dir *d,
     while (pid_in(dm->pidfile) != dm->pid) {
         int status;
         if (waitpid(dm->pid, &status, WNOHANG) == dm->pid) {
-            show(dm->log);
+            pr_show(dm->log);
             fail_msg("shmcached exited before it started");
         }
         if (tu_ms_since(start) > START_TIMEOUT_MS)
@@ -303,7 +233,7 @@ static void assert_running(const struct daemon *dm)
 {
     int status;
     if (waitpid(dm->pid, &status, WNOHANG) == dm->pid) {
-        show(dm->log);
+        pr_show(dm->log);
         fail_msg("shmcached ended early");
     }
 }
@@ -314,14 +244,14 @@ static void await_log(const struct daemon *dm, const char *text,
 {
     uint64_t start = tu_now_ns();
     for (;;) {
-        char *log = read_text(dm->log);
+        char *log = pr_read_text(dm->log);
         int found = strstr(log, text) != NULL;
         free(log);
         if (found)
             return;
         assert_running(dm);
         if (tu_ms_since(start) > timeout_ms) {
-            show(dm->log);
+            pr_show(dm->log);
             fail_msg("shmcached did not log '%s' within %u ms", text,
                      timeout_ms);
         }
@@ -333,9 +263,9 @@ static void await_log(const struct daemon *dm, const char *text,
 static void stop_daemon(struct daemon *dm)
 {
     assert_int_equal(kill(dm->pid, SIGTERM), 0);
-    int status = wait_exit(dm->pid, STOP_TIMEOUT_MS);
+    int status = pr_wait_exit(dm->pid, STOP_TIMEOUT_MS);
     if (status != 0)
-        show(dm->log);
+        pr_show(dm->log);
     assert_int_equal(status, 0);
     assert_false(exists(dm->pidfile));
     assert_file_contains(dm->log, "stopped");
@@ -422,7 +352,7 @@ static int fresh_worker(void *arg, int unused)
 {
     (void)unused;
     struct worker *w = arg;
-    die_with_parent(w->parent);
+    pr_die_with_parent(w->parent);
     shmc_opts opts = {.map_size = SWEEP_MAP_SIZE};
     shmc_cache *c;
     if (shmc_open(&c, w->path, &opts) != 0) {
@@ -548,7 +478,7 @@ static int hold_read(void *arg, int unused)
 {
     (void)unused;
     struct holder *h = arg;
-    die_with_parent(h->parent);
+    pr_die_with_parent(h->parent);
     shmc_opts opts = {.map_size = TU_MAP_SIZE};
     shmc_cache *c;
     if (shmc_open(&c, h->path, &opts) != 0)
@@ -677,7 +607,7 @@ static void test_help_version_and_bad_flags(void **state)
         const char *args[7] = {"--path", d->inst};
         memcpy(args + 2, bad[i], sizeof bad[i]);
         assert_int_equal(run_to_end(log, args), 2);
-        char *out = read_text(log);
+        char *out = pr_read_text(log);
         if (!strstr(out, "shmcached: ")) {
             fprintf(stderr, "%s", out);
             fail_msg("case %zu (%s): no message", i, bad[i][0]);
@@ -724,7 +654,7 @@ static void test_sigint(void **state)
     start_daemon(&dm, d, "int",
                  (const char *const[]){"--path", d->inst, NULL});
     assert_int_equal(kill(dm.pid, SIGINT), 0);
-    assert_int_equal(wait_exit(dm.pid, STOP_TIMEOUT_MS), 0);
+    assert_int_equal(pr_wait_exit(dm.pid, STOP_TIMEOUT_MS), 0);
     assert_false(exists(dm.pidfile));
 }
 
@@ -805,7 +735,7 @@ static void test_detaches_with_daemon(void **state)
                                    "--daemon", "--pidfile", pidfile, "--path",
                                    d->inst, NULL});
     /* The starting command returns once the daemon runs. */
-    assert_int_equal(wait_exit(starter, START_TIMEOUT_MS), 0);
+    assert_int_equal(pr_wait_exit(starter, START_TIMEOUT_MS), 0);
     pid_t pid = detached = pid_in(pidfile);
     assert_true(pid > 0);
     assert_true(pid != starter);
@@ -829,7 +759,7 @@ static void test_detaches_with_daemon(void **state)
     starter = spawn(log, (const char *const[]){"--daemon", "--pidfile",
                                                pidfile, "--path", d->inst,
                                                NULL});
-    assert_int_equal(wait_exit(starter, START_TIMEOUT_MS), 1);
+    assert_int_equal(pr_wait_exit(starter, START_TIMEOUT_MS), 1);
     assert_file_contains(log, "already maintained by another shmcached");
     assert_false(exists(pidfile));
     stop_daemon(&holder);
@@ -864,7 +794,7 @@ static int fill_worker(void *arg, int unused)
 {
     (void)unused;
     struct filler *f = arg;
-    die_with_parent(f->parent);
+    pr_die_with_parent(f->parent);
     shmc_opts opts = {.map_size = FILL_MAP_SIZE,
                       .high_watermark = FILL_WRITER_WATERMARK};
     shmc_cache *c;
