@@ -1080,6 +1080,127 @@ SHMC_EXPORT int shmc_bridge_flush(shmc_cache *c, const char *cursor);
 SHMC_EXPORT void shmc_bridge_count(shmc_cache *c, unsigned event,
                                    uint64_t n);
 
+/* ------------------------------------------------------------------------ */
+/* HTTP helpers                                                              */
+/*                                                                           */
+/* Pure functions for servers that cache responses: no I/O, no allocation,  */
+/* every input bounded (a field over SHMC_HTTP_MAX_FIELD bytes is refused). */
+
+#define SHMC_HTTP_MAX_FIELD 8192u
+/** Room an ETag made by shmc_http_etag() or _etag_of() needs. */
+#define SHMC_HTTP_ETAG_LEN 40u
+
+/**
+ * An ETag from an entry's version (shmc_meta.version, which changes on
+ * every write of the key): "v" and 16 hex digits in quotes, or the same
+ * after W/ when weak is non-zero. NUL-terminated in out.
+ *
+ * @return 0, or SHMC_EBUFSMALL (size below SHMC_HTTP_ETAG_LEN is enough
+ *         to be sure).
+ */
+SHMC_EXPORT int shmc_http_etag(uint64_t version, int weak, char *out,
+                               size_t size);
+
+/** An ETag from the content itself: "h" and the first 16 bytes of its
+ *  SHA-256 in hex, in quotes (W/ before when weak). Returns as above, or
+ *  SHMC_EINTERNAL when the hash fails. */
+SHMC_EXPORT int shmc_http_etag_of(const void *body, size_t len, int weak,
+                                  char *out, size_t size);
+
+/**
+ * Evaluate an If-None-Match field value against the current ETag of the
+ * resource (RFC 9110, 13.1.2): "*", or a comma-separated list of
+ * entity-tags, compared weakly (a W/ prefix on either side is ignored).
+ *
+ * @param header  the field value, len bytes (need not be NUL-terminated).
+ * @param etag    the resource's ETag, NUL-terminated, as made above.
+ * @return 1 when one of them matches (answer 304 Not Modified to a GET or
+ *         HEAD), 0 when none does (send the resource), SHMC_EINVAL when
+ *         the field does not parse or is too long (RFC 9110 lets a server
+ *         ignore it then: send the resource).
+ */
+SHMC_EXPORT int shmc_http_if_none_match(const char *header, size_t len,
+                                        const char *etag);
+
+/* Cache-Control directives without a value (shmc_cache_control.flags). */
+#define SHMC_CC_NO_CACHE 0x01u
+#define SHMC_CC_NO_STORE 0x02u
+#define SHMC_CC_PRIVATE 0x04u
+#define SHMC_CC_PUBLIC 0x08u
+#define SHMC_CC_IMMUTABLE 0x10u
+#define SHMC_CC_MUST_REVALIDATE 0x20u
+#define SHMC_CC_PROXY_REVALIDATE 0x40u
+#define SHMC_CC_NO_TRANSFORM 0x80u
+
+/** A Cache-Control field (RFC 9111, 5.2; RFC 5861). Durations in seconds,
+ *  -1 when absent. */
+typedef struct shmc_cache_control {
+    unsigned flags; /**< SHMC_CC_* */
+    int64_t max_age, s_maxage, stale_while_revalidate, stale_if_error;
+} shmc_cache_control;
+
+/**
+ * Parse a Cache-Control field value: comma-separated directives, names
+ * case-insensitive, values a token or a quoted string. Unknown directives
+ * are ignored; a directive given twice keeps its first value; a duration
+ * above 2^31 reads as 2^31 (RFC 9111, 1.2.2). no-cache and private with a
+ * field list count as the plain directive.
+ *
+ * @return 0; SHMC_EINVAL when the field does not parse, a known duration
+ *         is not a number, or it is longer than SHMC_HTTP_MAX_FIELD (*out
+ *         is then all absent).
+ */
+SHMC_EXPORT int shmc_http_cache_control_parse(const char *header, size_t len,
+                                              shmc_cache_control *out);
+
+/**
+ * Write cc as a field value, directives in a fixed order ("public,
+ * max-age=60, stale-while-revalidate=30"), NUL-terminated in out.
+ *
+ * @return 0, or SHMC_EBUFSMALL.
+ */
+SHMC_EXPORT int shmc_http_cache_control_format(const shmc_cache_control *cc,
+                                               char *out, size_t size);
+
+/**
+ * What a shared cache keeping this response should do, in this cache's
+ * terms: no-store or private means do not store, and so does a response
+ * without a lifetime above 0 (s-maxage, else max-age); the TTL is that
+ * lifetime; the stale window is stale-while-revalidate, unless no-cache,
+ * must-revalidate or proxy-revalidate forbid serving it stale.
+ *
+ * @param set  receives ttl_ms and stale_ms (zeroed when not storable).
+ * @param stale_if_error_ms  receives stale-if-error in ms (0 when absent),
+ *                           or NULL.
+ * @return 1 storable, 0 not.
+ */
+SHMC_EXPORT int shmc_http_cache_policy(const shmc_cache_control *cc,
+                                       shmc_set_opts *set,
+                                       uint64_t *stale_if_error_ms);
+
+/**
+ * A cache key for a response, so that variants never collide: "http:",
+ * the host lower-cased (a port kept as given), the path as given, "?",
+ * the query normalised, " " and the method. The query is split on '&'
+ * (empty parameters dropped), sorted by bytes, its percent-escapes made
+ * upper-case and those of unreserved characters (letters, digits, -._~)
+ * decoded, so that the same parameters in any order and spelling make one
+ * key. Every variant of a path shares the key's first *prefix_len bytes
+ * (up to the '?'): give them to shmc_revoke_prefix() to invalidate that
+ * path's responses together ("/report/1?" never starts "/report/10?").
+ *
+ * @param method  a token ("GET"); upper-cased in the key.
+ * @param target  the request target in origin form ("/path?query"): it
+ *                must start with '/' and hold no blank, control byte or
+ *                '#'; at most SHMC_HTTP_MAX_FIELD bytes, 256 parameters.
+ * @param prefix_len  receives the length of the path's prefix, or NULL.
+ * @return 0, SHMC_EINVAL (a bad method, host or target, a bad escape),
+ *         SHMC_EBUFSMALL.
+ */
+SHMC_EXPORT int shmc_http_key(const char *method, const char *host,
+                              const char *target, char *out, size_t size,
+                              size_t *prefix_len);
+
 /** The wall clock as shmcache reads it: ms since the epoch. */
 SHMC_EXPORT uint64_t shmc_now_ms(void);
 
