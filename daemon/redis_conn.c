@@ -64,11 +64,14 @@ static void went_down(struct redis_conn *rc, const char *why)
 
 void redis_conn_lost(struct redis_conn *rc, const char *why)
 {
+    /* why may be the context's own errstr: keep it past the free. */
+    char reason[320];
+    snprintf(reason, sizeof reason, "%.300s", why);
     redisContext *ctx = rc->ctx;
     set_ctx(rc, NULL);
     if (ctx)
         redisFree(ctx);
-    went_down(rc, why);
+    went_down(rc, reason);
 }
 
 redisReply *redis_conn_command(struct redis_conn *rc, int argc,

@@ -119,7 +119,10 @@ static void test_cache_control_format_round_trips(void **state)
     assert_string_equal(buf, "public, no-transform, max-age=60, "
                              "stale-while-revalidate=30, stale-if-error=0");
     shmc_cache_control back = cc_of(buf);
-    assert_memory_equal(&back, &cc, sizeof cc);
+    assert_true(back.flags == cc.flags && back.max_age == cc.max_age &&
+                back.s_maxage == cc.s_maxage &&
+                back.stale_while_revalidate == cc.stale_while_revalidate &&
+                back.stale_if_error == cc.stale_if_error);
     size_t need = strlen(buf) + 1;
     for (size_t size = 0; size < need; size++)
         tu_assert_rc(shmc_http_cache_control_format(&cc, buf, size),
