@@ -50,8 +50,9 @@ static const char *promise(const uint8_t *data, size_t size)
             return "key: not http:HOST PATH ? QUERY METHOD";
         memcpy(norm, key + 6, len - 6 - 4);
         norm[len - 10] = '\0';
-        if (norm[strlen(norm) - 1] == '?')
-            norm[strlen(norm) - 1] = '\0';
+        /* The separator alone, with no query after it, is not a query. */
+        if (strlen(norm) == prefix - 6)
+            norm[prefix - 7] = '\0';
         if (shmc_http_key("GET", "h", norm, key2, sizeof key2, NULL) != 0 ||
             strcmp(key, key2) != 0)
             return "key: the normalised target gives another key";
