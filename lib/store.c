@@ -581,6 +581,16 @@ int shmc__store_space(struct shmc__txn *t, uint64_t *used, uint64_t *size)
     return rc;
 }
 
+void shmc__store_space_bound(struct shmc__txn *t, uint64_t *bound,
+                             uint64_t *size)
+{
+    MDB_envinfo info;
+    *size = t->store->map_size;
+    *bound = mdb_env_info(t->store->env, &info) == 0
+                 ? (uint64_t)(info.me_last_pgno + 1) * t->store->page_size
+                 : *size;
+}
+
 /* mdb_reader_list() hands out one formatted line per reader slot in use:
  * "pid thread txnid" (after a header line). Count them, and those whose
  * process is gone. */

@@ -117,6 +117,12 @@ int shmc__store_usage(struct shmc__store *s, struct shmc__store_usage *u);
  * size. Cheap: no walk. */
 int shmc__store_space(struct shmc__txn *t, uint64_t *used, uint64_t *size);
 
+/* An upper bound of shmc__store_space()'s used, at a fraction of its cost:
+ * the bytes of the map ever written (LMDB's high-water mark as of the last
+ * commit), which every page in use lies below. */
+void shmc__store_space_bound(struct shmc__txn *t, uint64_t *bound,
+                             uint64_t *size);
+
 /* Whether a read in progress (of a live process) holds pages that
  * commits freed: they cannot be reused until it ends. */
 int shmc__store_readers_behind(struct shmc__store *s);
